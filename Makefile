@@ -1,0 +1,60 @@
+# fleetedge — the two commands that matter are `make run` and `make test`.
+# Both install what they need (Debian packages, Go modules) when it is missing.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOTOOLCHAIN := local
+GO ?= go
+# Short fuzz run per target inside `make test`; `make fuzz` runs longer.
+FUZZTIME_SHORT ?= 4s
+FUZZTIME ?= 2m
+APT := apt-get -o DPkg::Lock::Timeout=120
+
+.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol lint fmt run clean
+
+all: build
+
+# go-deps downloads every module of the workspace (no-op when cached).
+go-deps:
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 at /usr/local/go" >&2; exit 1; }
+	@for m in protocol shared edge cloud tools; do (cd $$m && $(GO) mod download) || exit 1; done
+
+deps: go-deps
+
+build: go-deps
+	$(GO) build work
+
+vet: go-deps
+	$(GO) vet work
+
+# test: vet, every test with the race detector, then a short fuzz run per decoder.
+test: deps vet test-go fuzz-short
+
+test-go:
+	$(GO) test -race -count=1 -timeout 40m work
+
+# Each fuzz target listed as package:FuzzName; `go test -fuzz` takes one target per run.
+FUZZ_TARGETS := $(shell cat fuzz-targets.txt 2>/dev/null)
+
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME_SHORT))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT) $$pkg; done
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+bench: bench-protocol
+
+bench-protocol:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/...
+
+lint: vet
+	@out=$$(gofmt -l protocol shared edge cloud tools); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w protocol shared edge cloud tools
+
+clean:
+	rm -rf bin

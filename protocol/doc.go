@@ -1,0 +1,2 @@
+// Package protocol is a fleetedge module; see README.md.
+package protocol

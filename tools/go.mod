@@ -1,0 +1,20 @@
+module github.com/fleetedge/fleetedge/tools
+
+go 1.26.0
+
+require (
+	github.com/fleetedge/fleetedge/protocol v0.0.0
+	github.com/fleetedge/fleetedge/shared v0.0.0
+)
+
+require (
+	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/paulmach/orb v0.14.0 // indirect
+	golang.org/x/net v0.44.0 // indirect
+	golang.org/x/sync v0.17.0 // indirect
+)
+
+replace github.com/fleetedge/fleetedge/protocol => ../protocol
+
+replace github.com/fleetedge/fleetedge/shared => ../shared
