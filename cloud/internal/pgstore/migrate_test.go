@@ -1,0 +1,85 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
+	"github.com/fleetedge/fleetedge/shared/pgtest"
+)
+
+func testLogger(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, nil))
+}
+
+func TestMigrateFromEmptyAndIdempotent(t *testing.T) {
+	db := pgtest.New(t) // empty database, no template schema
+	ctx := t.Context()
+	var logs bytes.Buffer
+	if err := pgstore.Migrate(ctx, db.MigratorDSN, testLogger(&logs)); err != nil {
+		t.Fatalf("first Migrate: %v", err)
+	}
+	if n := strings.Count(logs.String(), "migration applied"); n < 7 {
+		t.Fatalf("first Migrate applied %d migrations, want >= 7; logs:\n%s", n, logs.String())
+	}
+	wantTables := []string{
+		"riders", "rider_identities", "rider_sessions", "admins", "roles", "permissions",
+		"role_permissions", "admin_roles", "admin_audit_log", "cities", "gateways", "vehicles",
+		"zones", "tariffs", "charging_stations", "rides", "payments", "payment_methods",
+		"ledger_accounts", "ledger_transactions", "ledger_entries", "idempotency_keys",
+	}
+	conn := connect(t, db.MigratorDSN)
+	for _, tbl := range wantTables {
+		var owner string
+		err := conn.QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = $1`, tbl).Scan(&owner)
+		if err != nil {
+			t.Errorf("table %s: %v", tbl, err)
+			continue
+		}
+		if owner != pgstore.RoleMigrator {
+			t.Errorf("table %s owned by %s, want %s", tbl, owner, pgstore.RoleMigrator)
+		}
+	}
+
+	logs.Reset()
+	if err := pgstore.Migrate(ctx, db.MigratorDSN, testLogger(&logs)); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if strings.Contains(logs.String(), "migration applied") || !strings.Contains(logs.String(), "applied=0") {
+		t.Fatalf("second Migrate was not a no-op; logs:\n%s", logs.String())
+	}
+}
+
+func TestMigrateAndConnectRefuseSuperuser(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := t.Context()
+	if err := pgstore.Migrate(ctx, db.SuperuserDSN, testLogger(new(bytes.Buffer))); !errors.Is(err, pgstore.ErrSuperuser) {
+		t.Fatalf("Migrate as superuser: err = %v, want ErrSuperuser", err)
+	}
+	if _, err := pgstore.Connect(ctx, db.SuperuserDSN); !errors.Is(err, pgstore.ErrSuperuser) {
+		t.Fatalf("Connect as superuser: err = %v, want ErrSuperuser", err)
+	}
+	if _, err := pgstore.Connect(ctx, "postgres://x@127.0.0.1:55432/x?sslmode=disable&pool_max_conns=zero"); err == nil {
+		t.Fatal("Connect accepted a malformed DSN")
+	}
+}
+
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return c
+}
