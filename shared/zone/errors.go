@@ -100,7 +100,7 @@ func (p *problems) err() error {
 	}
 	list := p.list
 	if p.truncated {
-		list = append(list, &ValidationError{Feature: -1, Msg: "too many problems; the rest are not reported"})
+		list = append(list, &ValidationError{Feature: -1, Msg: "too many problems; stopped checking"})
 	}
 	return fmt.Errorf("zone: load: %w", errors.Join(list...))
 }

@@ -45,7 +45,7 @@ type (
 	}
 	wireGeometry struct {
 		Type        *string         `json:"type"`
-		Coordinates [][][][]float64 `json:"coordinates"`
+		Coordinates json.RawMessage `json:"coordinates"`
 	}
 	wireProperties struct {
 		Name      json.RawMessage `json:"name"`
@@ -342,6 +342,7 @@ func (l *loader) collection(raw json.RawMessage, path string) []Zone {
 	ids := make(map[string]int, len(c.Features))
 	for i, fr := range c.Features {
 		if l.probs.full() {
+			l.probs.truncated = true
 			break
 		}
 		z, ok := l.feature(i, fr)
@@ -425,13 +426,22 @@ func (l *loader) geometry(i int, g *wireGeometry) orb.MultiPolygon {
 		l.probs.add(i, "geometry.type", "must be \"MultiPolygon\" (GBFS v3), got %q", *g.Type)
 		return nil
 	}
-	if len(g.Coordinates) == 0 {
+	if g.Coordinates == nil || isNull(g.Coordinates) {
+		l.probs.add(i, "geometry.coordinates", "required")
+		return nil
+	}
+	var coords [][][][]float64
+	if err := json.Unmarshal(g.Coordinates, &coords); err != nil {
+		l.decodeError(i, "geometry.coordinates", err)
+		return nil
+	}
+	if len(coords) == 0 {
 		l.probs.add(i, "geometry.coordinates", "must hold at least one polygon")
 		return nil
 	}
-	mp := make(orb.MultiPolygon, 0, len(g.Coordinates))
+	mp := make(orb.MultiPolygon, 0, len(coords))
 	ok := true
-	for pi, poly := range g.Coordinates {
+	for pi, poly := range coords {
 		if len(poly) == 0 {
 			l.probs.add(i, fmt.Sprintf("geometry.coordinates[%d]", pi), "polygon must hold at least its exterior ring")
 			ok = false
