@@ -155,6 +155,8 @@ type counters struct {
 	lastBatch         int
 	lastCommit        time.Duration
 	maxBatch          int
+	commitHist        histogram // seconds per transaction
+	batchHist         histogram // requests per transaction
 }
 
 // Outbox is the durable, bounded, seq-ordered store-and-forward queue. It is
@@ -624,6 +626,8 @@ func (o *Outbox) publish(st state, info CommitInfo, batch []*request, ok bool) {
 	c.maxBatch = max(c.maxBatch, info.Requests)
 	c.lastCommit = info.Duration
 	c.commitTime += info.Duration
+	c.commitHist.observe(commitSecondsBuckets, info.Duration.Seconds())
+	c.batchHist.observe(batchSizeBuckets, float64(info.Requests))
 	if ok {
 		o.st = st
 		c.appended += uint64(info.Appended)
@@ -734,12 +738,12 @@ func deleteThrough(tel, ev *bolt.Bucket, through uint64, st *state) (int, error)
 	return n, nil
 }
 
-// Read returns up to max records with Seq > afterSeq in seq order (telemetry
+// Read returns up to limit records with Seq > afterSeq in seq order (telemetry
 // and events interleaved as appended). An empty result means nothing is
 // stored after afterSeq. A value that does not decode stops the read with a
 // *CorruptRecordError (the records before it are returned with it).
-func (o *Outbox) Read(afterSeq uint64, max int) ([]Record, error) {
-	if max <= 0 {
+func (o *Outbox) Read(afterSeq uint64, limit int) ([]Record, error) {
+	if limit <= 0 {
 		return nil, nil
 	}
 	o.mu.Lock()
@@ -762,7 +766,7 @@ func (o *Outbox) Read(afterSeq uint64, max int) ([]Record, error) {
 		tc, ec := tel.Cursor(), ev.Cursor()
 		tk, tv := tc.Seek(from[:])
 		ek, evv := ec.Seek(from[:])
-		for len(out) < max && (tk != nil || ek != nil) {
+		for len(out) < limit && (tk != nil || ek != nil) {
 			var k, v []byte
 			if ek == nil || (tk != nil && binary.BigEndian.Uint64(tk) < binary.BigEndian.Uint64(ek)) {
 				k, v = tk, tv
