@@ -27,9 +27,10 @@ const keyOverhead = 8
 
 // Defaults used when an Options field is zero.
 const (
-	DefaultMaxBatch   = 4096
-	DefaultMaxPending = 65536
-	DefaultMaxPayload = 1 << 20
+	DefaultMaxBatch      = 4096
+	DefaultMaxBatchBytes = 8 << 20
+	DefaultMaxPending    = 65536
+	DefaultMaxPayload    = 1 << 20
 )
 
 // Options configures an Outbox. The zero value is usable: unbounded size,
@@ -49,6 +50,9 @@ type Options struct {
 	MaxEventBytes uint64
 	// MaxBatch caps the records and delete requests in one transaction.
 	MaxBatch int
+	// MaxBatchBytes caps the encoded bytes appended in one transaction (a
+	// single larger record still goes alone).
+	MaxBatchBytes int
 	// MaxPending caps the requests waiting for the committer that AppendAsync
 	// accepts; beyond it AppendAsync fails with ErrQueueFull. Blocking
 	// Append is not capped (its callers are the bound).
@@ -68,6 +72,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
@@ -187,16 +194,22 @@ type Outbox struct {
 	closeErr  error
 }
 
-// Open opens (creating if needed) a bbolt file used only by this Outbox and
-// starts the committer. Close closes the file.
-func Open(path string, opts Options) (*Outbox, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+// BoltOptions are the bbolt options Open uses; pass them to bbolt.Open when
+// the gateway shares one file between the outbox and other stores.
+func BoltOptions() *bolt.Options {
+	return &bolt.Options{
 		Timeout: time.Second,
 		// The freelist is rebuilt by a scan on open instead of being written
 		// at every commit: cheaper commits, same durability.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
-	})
+	}
+}
+
+// Open opens (creating if needed) a bbolt file used only by this Outbox and
+// starts the committer. Close closes the file.
+func Open(path string, opts Options) (*Outbox, error) {
+	db, err := bolt.Open(path, 0o600, BoltOptions())
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
@@ -487,11 +500,15 @@ func (o *Outbox) run() {
 func (o *Outbox) take(batch []*request) ([]*request, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	i := 0
+	i, size := 0, 0
 	for ; i < len(o.pending) && len(batch) < o.opts.MaxBatch; i++ {
 		req := o.pending[i]
+		if len(batch) > 0 && size+len(req.val) > o.opts.MaxBatchBytes {
+			break
+		}
 		if req.state.CompareAndSwap(reqPending, reqTaken) {
 			batch = append(batch, req)
+			size += len(req.val)
 			o.taken++
 		}
 	}

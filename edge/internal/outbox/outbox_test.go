@@ -709,3 +709,48 @@ func TestReadReportsCorruptRecord(t *testing.T) {
 		t.Fatalf("Read after skipping corrupt = %v, %v", rs, err)
 	}
 }
+
+func TestBatchLimits(t *testing.T) {
+	one := len(encode(nil, ptr(rec(ClassTelemetry, "v", 10)), time.Now()))
+	tests := []struct {
+		name    string
+		opts    Options
+		wantMax int
+	}{
+		{"MaxBatch", Options{MaxBatch: 3}, 3},
+		{"MaxBatchBytes", Options{MaxBatchBytes: 2*one + 1}, 2},
+		{"MaxBatchBytes below one record", Options{MaxBatchBytes: 1}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var sizes []int
+			tt.opts.OnCommit = func(ci CommitInfo) {
+				mu.Lock()
+				sizes = append(sizes, ci.Requests)
+				mu.Unlock()
+			}
+			o, db := openSharedTest(t, tt.opts)
+			release := blockWriter(t, db)
+			var wg sync.WaitGroup
+			wg.Add(10)
+			for i := range 10 {
+				if err := o.AppendAsync(rec(ClassTelemetry, "v", 10+i), func(uint64, error) { wg.Done() }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			release()
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			total, biggest := 0, 0
+			for _, n := range sizes {
+				total += n
+				biggest = max(biggest, n)
+			}
+			if total != 10 || biggest != tt.wantMax {
+				t.Fatalf("batch sizes %v, want 10 in batches of at most (and once exactly) %d", sizes, tt.wantMax)
+			}
+		})
+	}
+}
