@@ -15,6 +15,10 @@
 // oldest telemetry can be found without scanning events; Read merges the two
 // by seq.
 //
+// When the file is shared, open it with BoltOptions() (the freelist is not
+// written at each commit; bbolt rebuilds it on open) and close the outbox
+// before the *bbolt.DB.
+//
 // # Invariants
 //
 //   - Durability: Append returns nil only after the bbolt transaction holding
@@ -64,11 +68,12 @@
 // goroutine, owned by the Outbox; it is the only writer of the outbox
 // buckets. Append, AppendAsync, Delete and DeleteThrough put a request on a
 // queue and wake the committer, which takes everything queued (up to
-// Options.MaxBatch), runs it in one bbolt transaction (deletes, then appends
-// in queue order, then the drop policy), commits with one fsync, and
+// Options.MaxBatch requests and Options.MaxBatchBytes), runs it in one bbolt
+// transaction (deletes, then appends in queue order, then the drop policy),
+// commits it once (bbolt syncs the data pages, then the meta page), and
 // completes the requests. A batch closes when the committer is free: an idle
 // outbox commits a lone record at once, a busy one gathers everything that
-// arrived during the previous fsync — no timer, no added latency.
+// arrived during the previous commit — no timer, no added latency.
 // AppendAsync callbacks and Options.OnCommit run on the committer goroutine
 // and must be quick and must not call the Outbox.
 //
@@ -80,4 +85,12 @@
 // lets the committer commit all requests already queued, waits for it to
 // exit, wakes Wait callers with ErrClosed, and closes the bbolt file if Open
 // created it. A *bbolt.DB passed to New is left open for its owner.
+//
+// # Metrics
+//
+// Stats returns plain values (depth, bytes, oldest age, cumulative
+// appended/dropped/deleted/rejected counters, last batch and commit time);
+// Options.OnCommit reports every transaction; Collector exposes all of it,
+// with commit-latency and batch-size histograms, as a prometheus.Collector
+// to register on the binary's own registry (no global registry).
 package outbox
