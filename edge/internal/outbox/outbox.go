@@ -59,7 +59,8 @@ type Options struct {
 	MaxPending int
 	// MaxPayload caps Record.Payload. Negative = no cap.
 	MaxPayload int
-	// Now is the clock for Record.Appended and the oldest-age stat.
+	// Now is the clock for Record.Appended and the oldest-age stat; it is
+	// called from many goroutines.
 	Now func() time.Time
 	// Logger receives over-bound warnings.
 	Logger *slog.Logger
