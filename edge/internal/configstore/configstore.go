@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -87,7 +88,7 @@ type Store struct {
 	// writeMu serialises writes and their notifications, so subscribers see
 	// changes in commit order. Reads do not take it.
 	writeMu sync.Mutex
-	closed  bool // guarded by writeMu
+	closed  atomic.Bool // set under writeMu; read without it by readers
 	subs    map[int]subscriber
 	nextSub int
 }
@@ -113,7 +114,8 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // New uses an open bbolt database (which may be shared, e.g. with the
-// outbox), touching only the configstore.docs bucket. Close leaves db open.
+// outbox), touching only the configstore.docs bucket. Close leaves db open; when sharing with the
+// outbox, open db with outbox.BoltOptions().
 func New(db *bolt.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("configstore: nil database")
@@ -142,10 +144,10 @@ func New(db *bolt.DB, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil
 	}
-	s.closed = true
+	s.closed.Store(true)
 	clear(s.subs)
 	if s.ownsDB {
 		if err := s.db.Close(); err != nil {
@@ -206,6 +208,9 @@ func listPrefix(b *bolt.Bucket, prefix string) ([]Document, error) {
 }
 
 func (s *Store) view(fn func(*bolt.Bucket) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDocs)
 		if b == nil {
@@ -360,7 +365,7 @@ func putOne(b *bolt.Bucket, d Document, now time.Time, enforce bool) (*Change, e
 func (s *Store) write(op string, fn func(*bolt.Bucket, time.Time) ([]Change, error)) ([]Change, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil, fmt.Errorf("configstore: %s: %w", op, ErrClosed)
 	}
 	now := s.opts.Now()
@@ -416,7 +421,7 @@ func (s *Store) Subscribe(prefix string, fn func([]Change)) (current []Document,
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil, nil, fmt.Errorf("configstore: subscribe: %w", ErrClosed)
 	}
 	current, err = s.List(prefix)

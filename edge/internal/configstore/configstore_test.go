@@ -360,6 +360,9 @@ func TestSharesFileWithOutbox(t *testing.T) {
 	if err := cs.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := cs.Get("zones"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get on a closed store sharing an open DB = %v", err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
