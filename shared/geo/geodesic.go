@@ -579,13 +579,16 @@ func (e *ellipsoid) direct(lat1, lon1, azi1, s12 float64) (lat2, lon2, azi2 floa
 // shortest path from (lat1, lon1) to (lat2, lon2), all in degrees. It
 // returns the length s12 in metres and the forward azimuths azi1 at point
 // 1 and azi2 at point 2 in degrees clockwise from north, in [-180, 180].
+// Longitudes may be any finite value (they are reduced exactly).
 //
-// Latitudes outside [-90, 90] and non-finite inputs give NaN results; use
-// InverseChecked to get a typed error instead. Longitudes may be any
-// finite value. For coincident points s12 = 0 and the azimuths are those
-// of a meridian heading north (0) unless a pole or the lon order defines
-// another convention; at a pole the azimuths follow GeographicLib's
-// convention of treating the pole as the limit along the meridian lon.
+// Where the azimuths are not unique they follow GeographicLib's
+// conventions: coincident points give s12 = 0 and a meridional azimuth (0
+// or 180); at a pole the azimuth is that of the meridian of the given
+// longitude; exactly antipodal points pick the path over the pole
+// (meridional) or along the equator, whichever is shorter.
+//
+// Latitudes outside [-90, 90] and NaN or infinite inputs give NaN
+// results; use InverseChecked for a typed error instead.
 func Inverse(lat1, lon1, lat2, lon2 float64) (s12, azi1, azi2 float64) {
 	s12, salp1, calp1, salp2, calp2 := wgs84.inverse(lat1, lon1, lat2, lon2)
 	return s12, atan2d(salp1, calp1), atan2d(salp2, calp2)
