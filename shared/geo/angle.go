@@ -137,8 +137,20 @@ func atan2d(y, x float64) float64 {
 
 // norm2 scales (x, y) to unit length.
 func norm2(x, y float64) (float64, float64) {
-	r := math.Hypot(x, y)
+	r := hypot(x, y)
 	return x / r, y / r
+}
+
+// hypot is math.Hypot with a fast path: the arguments here are sines,
+// cosines and their small multiples, for which sqrt(x²+y²) neither
+// overflows nor loses accuracy; math.Hypot handles the rest (tiny or
+// huge values, Inf, NaN).
+func hypot(x, y float64) float64 {
+	r2 := x*x + y*y
+	if r2 > 0x1p-900 && r2 < 0x1p900 {
+		return math.Sqrt(r2)
+	}
+	return math.Hypot(x, y)
 }
 
 // polyval evaluates the polynomial p[0]*x^n + ... + p[n] (Horner); n < 0

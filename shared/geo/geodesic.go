@@ -194,7 +194,7 @@ func (e *ellipsoid) inverseStart(sbet1, cbet1, sbet2, cbet2, lam12, slam12, clam
 	} else {
 		calp1 = sbet12a - cbet2*sbet1*somg12*somg12/(1-comg12)
 	}
-	ssig12 := math.Hypot(salp1, calp1)
+	ssig12 := hypot(salp1, calp1)
 	csig12 := sbet1*sbet2 + cbet1*cbet2*comg12
 
 	switch {
@@ -265,7 +265,7 @@ func (e *ellipsoid) lambda12(sbet1, cbet1, dn1, sbet2, cbet2, dn2, salp1, calp1,
 	}
 	// sin(alp1) cos(bet1) = sin(alp0)
 	salp0 := salp1 * cbet1
-	calp0 := math.Hypot(calp1, salp1*sbet1) // > 0
+	calp0 := hypot(calp1, salp1*sbet1) // > 0
 
 	// tan(bet1) = tan(sig1) cos(alp1); tan(omg1) = sin(alp0) tan(sig1).
 	ssig1 := sbet1
@@ -511,7 +511,7 @@ func (e *ellipsoid) direct(lat1, lon1, azi1, s12 float64) (lat2, lon2, azi2 floa
 
 	// sin(alp1) cos(bet1) = sin(alp0); alp0 in [0, pi/2 - |bet1|].
 	salp0 := salp1 * cbet1
-	calp0 := math.Hypot(calp1, salp1*sbet1)
+	calp0 := hypot(calp1, salp1*sbet1)
 	// tan(bet1) = tan(sig1) cos(alp1), sig1 = 0 at the northward equator
 	// crossing; tan(omg1) = sin(alp0) tan(sig1).
 	ssig1 := sbet1
@@ -556,7 +556,7 @@ func (e *ellipsoid) direct(lat1, lon1, azi1, s12 float64) (lat2, lon2, azi2 floa
 	csig2 := csig1*csig12 - ssig1*ssig12
 	// sin(bet2) = cos(alp0) sin(sig2)
 	sbet2 := calp0 * ssig2
-	cbet2 := math.Hypot(salp0, calp0*csig2)
+	cbet2 := hypot(salp0, calp0*csig2)
 	if cbet2 == 0 {
 		// salp0 = 0 and csig2 = 0: break the degeneracy.
 		cbet2, csig2 = tiny, tiny

@@ -103,9 +103,12 @@ func TestInverseSymmetries(t *testing.T) {
 			t.Errorf("%v reversed: %v %v %v vs %v %v %v", p, rs, ra1, ra2, s, a1, a2)
 		}
 		// Longitude shift invariance (including across the antimeridian).
+		// Shifted longitudes are rounded differently, which moves the
+		// points by up to ~1e-9 m: allow that in distance and azimuth.
+		azTol := 1e-9 + 1e-8/s/degree
 		for _, shift := range []float64{-360, -137.25, 90, 360} {
 			ss, sa1, sa2 := Inverse(p[0], p[1]+shift, p[2], p[3]+shift)
-			if !near(ss, s, 1e-8) || azDiff(sa1, a1) > 1e-9 || azDiff(sa2, a2) > 1e-9 {
+			if !near(ss, s, 1e-8) || azDiff(sa1, a1) > azTol || azDiff(sa2, a2) > azTol {
 				t.Errorf("%v shifted %v: %v %v %v vs %v %v %v", p, shift, ss, sa1, sa2, s, a1, a2)
 			}
 		}
