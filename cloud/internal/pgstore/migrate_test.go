@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
@@ -82,4 +83,34 @@ func connect(t testing.TB, dsn string) *pgx.Conn {
 		}
 	})
 	return c
+}
+
+func TestConcurrentMigrateIsSerialised(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := t.Context()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- pgstore.Migrate(ctx, db.MigratorDSN, testLogger(new(bytes.Buffer))) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Migrate: %v", err)
+		}
+	}
+	var n int
+	if err := connect(t, db.MigratorDSN).QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(mustGlob(t)) {
+		t.Fatalf("goose_db_version has %d rows, want one per migration (%d)", n, len(mustGlob(t)))
+	}
+}
+
+func mustGlob(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(pgstore.Migrations(), "*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("embedded migrations: %v, %v", names, err)
+	}
+	return names
 }
