@@ -30,9 +30,19 @@ MIGRATOR_PASSWORD=${FLEETEDGE_PG_MIGRATOR_PASSWORD:-fleetedge-migrator-dev}
 APP_PASSWORD=${FLEETEDGE_PG_APP_PASSWORD:-fleetedge-app-dev}
 REPORTING_PASSWORD=${FLEETEDGE_PG_REPORTING_PASSWORD:-fleetedge-reporting-dev}
 
-DATA=$PG_DIR/data
-SOCK=$PG_DIR/run
-LOG=$PG_DIR/server.log
+# The server runs as `postgres` when we are root: it must be able to reach the data directory.
+# A checkout under a private home (e.g. /root on CI) is not reachable, so the default moves to
+# /var/tmp, keyed by the checkout path so two checkouts never share a server.
+resolve_dir() {
+	if [ -z "${FLEETEDGE_PG_DIR:-}" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 &&
+		! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+		PG_DIR=/var/tmp/fleetedge-postgres-$(printf %s "$root" | cksum | cut -d' ' -f1)
+	fi
+	DATA=$PG_DIR/data
+	SOCK=$PG_DIR/run
+	LOG=$PG_DIR/server.log
+}
+resolve_dir
 APT=(apt-get -o DPkg::Lock::Timeout=120)
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
@@ -59,6 +69,7 @@ install() {
 		DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y postgresql-15 >&2
 	fi
 	[ -x "$PG_BIN/postgres" ] || die "postgresql-15 installed but $PG_BIN/postgres is missing"
+	resolve_dir # the postgres user exists only now
 }
 
 prepare_dir() {
