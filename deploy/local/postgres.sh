@@ -13,7 +13,7 @@
 # user and root can reach it; the test helper uses it as superuser to create databases); TCP
 # requires scram-sha-256 passwords. The three application roles get the local development
 # passwords below; production creates the same roles with passwords from its secret store
-# (the SQL in bootstrap() is the reference).
+# (deploy/postgres/bootstrap.sql, which this script runs too).
 #
 # Concurrent callers (parallel `go test` processes) are serialised with flock.
 set -euo pipefail
@@ -116,23 +116,10 @@ EOF
 }
 
 bootstrap() {
-	# Roles: least privilege. The migrator owns the database (and so its public schema) and runs
-	# the DDL; the app gets DML through default privileges set by the first migration; reporting
-	# reads. None is superuser, none can create roles or databases.
-	psql_admin -d postgres \
+	# Roles and database (deploy/postgres/bootstrap.sql is the reference production uses too).
+	psql_admin -d postgres -f "$root/deploy/postgres/bootstrap.sql" \
 		-v migrator_pw="$MIGRATOR_PASSWORD" -v app_pw="$APP_PASSWORD" -v reporting_pw="$REPORTING_PASSWORD" \
-		-v db="$PG_DB" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN', r) FROM unnest(ARRAY['fleetedge_migrator','fleetedge_app','fleetedge_reporting']) AS r
- WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
-ALTER ROLE fleetedge_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'migrator_pw';
-ALTER ROLE fleetedge_app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'app_pw';
-ALTER ROLE fleetedge_reporting WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'reporting_pw';
-ALTER ROLE fleetedge_reporting SET default_transaction_read_only = on;
-SELECT format('CREATE DATABASE %I OWNER fleetedge_migrator', :'db')
- WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
-SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db') \gexec
-SELECT format('GRANT CONNECT ON DATABASE %I TO fleetedge_app, fleetedge_reporting', :'db') \gexec
-SQL
+		-v db="$PG_DB" >/dev/null
 }
 
 start() {
