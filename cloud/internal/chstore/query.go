@@ -386,3 +386,42 @@ func (s *Store) CommandStats(ctx context.Context, city string, w Window) ([]Comm
 	}
 	return out, nil
 }
+
+// HourCount is a number of distinct vehicles in one UTC hour.
+type HourCount struct {
+	Hour     time.Time
+	Vehicles uint64
+}
+
+// MovingVehiclesPerHour returns, per UTC hour of w with any movement, how many distinct vehicles
+// of city reported a speed above zero: the fleet's utilisation curve. Counting distinct
+// vehicles is insensitive to redelivered records.
+func (s *Store) MovingVehiclesPerHour(ctx context.Context, city string, w Window) ([]HourCount, error) {
+	if err := checkIdent("city", city); err != nil {
+		return nil, err
+	}
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	q := `SELECT toStartOfHour(time) AS hour, uniqExact(vehicle) FROM telemetry
+ WHERE city = ? AND ` + windowCond + ` AND speed_kmh > 0
+ GROUP BY hour ORDER BY hour`
+	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("chstore: moving vehicles per hour: %w", err)
+	}
+	defer rows.Close()
+	var out []HourCount
+	for rows.Next() {
+		var h HourCount
+		if err := rows.Scan(&h.Hour, &h.Vehicles); err != nil {
+			return nil, fmt.Errorf("chstore: moving vehicles per hour: scan: %w", err)
+		}
+		h.Hour = h.Hour.UTC()
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("chstore: moving vehicles per hour: %w", err)
+	}
+	return out, nil
+}

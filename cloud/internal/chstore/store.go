@@ -68,3 +68,11 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Ping checks that the server answers (for health checks).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("chstore: ping: %w", err)
+	}
+	return nil
+}

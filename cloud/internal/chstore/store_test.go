@@ -94,6 +94,9 @@ func TestMigrate(t *testing.T) {
 	s := newStore(t, false)
 	want := []uint32{1, 2, 3}
 
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
 	for round := 1; round <= 3; round++ {
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatalf("Migrate round %d: %v", round, err)
@@ -267,6 +270,22 @@ func TestTelemetryDedup(t *testing.T) {
 		want := []BatteryBucket{{0, 1}, {90, 2}}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("BatteryDistribution = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("moving vehicles per hour", func(t *testing.T) {
+		parked := fix("gw3", 1, "v4", 10*time.Hour, 40, -3, 50)
+		parked.SpeedKmh = 0
+		if err := s.InsertTelemetry(ctx, []TelemetryRow{parked}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.MovingVehiclesPerHour(ctx, "madrid", day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []HourCount{{day0.Add(10 * time.Hour), 3}, {day0.Add(11 * time.Hour), 1}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("MovingVehiclesPerHour = %v, want %v", got, want)
 		}
 	})
 
@@ -484,6 +503,7 @@ func TestQueryValidation(t *testing.T) {
 				"VehicleEvents":       func() error { _, err := s.VehicleEvents(ctx, tt.city, "v1", tt.w); return err },
 				"VehicleCommands":     func() error { _, err := s.VehicleCommands(ctx, tt.city, "v1", tt.w); return err },
 				"CommandStats":        func() error { _, err := s.CommandStats(ctx, tt.city, tt.w); return err },
+				"MovingPerHour":       func() error { _, err := s.MovingVehiclesPerHour(ctx, tt.city, tt.w); return err },
 			}
 			for name, call := range calls {
 				if err := call(); !errors.Is(err, ErrInvalidQuery) {
