@@ -177,7 +177,7 @@ func (pr localPlane) nearest(a, b orb.Point) (t, dist, shift float64) {
 	if l2 := dx*dx + dy*dy; l2 > 0 {
 		t = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l2))
 	}
-	return t, math.Hypot(ax+t*dx, ay+t*dy), shift
+	return t, hypot(ax+t*dx, ay+t*dy), shift
 }
 
 // ringMin returns the smallest planar distance from p to an edge of ring.
@@ -252,7 +252,7 @@ func (pr localPlane) refine(a, b orb.Point, t float64) float64 {
 		}
 		t2 = math.Max(0, math.Min(1, t2))
 		// Stop when the step moves the point by less than ~1 µm.
-		if math.Abs(t2-t)*math.Hypot(ex, ey) < 1e-6 {
+		if math.Abs(t2-t)*hypot(ex, ey) < 1e-6 {
 			return best
 		}
 		t = t2
