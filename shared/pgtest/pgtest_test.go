@@ -176,3 +176,43 @@ func TestParseEnv(t *testing.T) {
 		t.Fatalf("withDatabase = %q, %v", got, err)
 	}
 }
+
+// BenchmarkNew measures what one test pays for its database: clone from a migrated template,
+// then drop. Run: go test -run '^$' -bench New -benchtime 20x ./shared/pgtest/
+func BenchmarkNew(b *testing.B) {
+	var calls atomic.Int32
+	o := options{migrate: createWidgets(&calls), version: "pgtest_bench_" + randomHex(4)}
+	srv, err := ensureServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	tpl, err := srv.ensureTemplate(ctx, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c, err := srv.admin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(ctx) //nolint:errcheck
+		ident := pgx.Identifier{tpl}.Sanitize()
+		if _, err := c.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE false"); err != nil {
+			b.Error(err)
+		}
+		if _, err := c.Exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)"); err != nil {
+			b.Error(err)
+		}
+	})
+	for b.Loop() {
+		db, err := srv.clone(ctx, tpl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.Pool.Close()
+		if err := srv.drop(ctx, db.Name); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
