@@ -67,13 +67,19 @@ func (s *Set) EvaluateInto(v *Verdict, p orb.Point, vehicleType string, now time
 	var lt localTime
 	haveRules, haveSpeed, haveParking := false, false, false
 	for _, e := range s.grid.cell(p) {
-		zi := int(e >> 1)
-		g := &s.geoms[zi]
-		if !g.always && !s.active(zi, now, &lt) {
+		zi := int(e.zone)
+		if !s.geoms[zi].always && !s.active(zi, now, &lt) {
 			continue
 		}
-		if e&entryFullFlag == 0 && !s.zoneContains(zi, p) {
-			continue
+		switch {
+		case e.clip >= 0:
+			if !multiPolygonContains(s.grid.clips[e.clip], p) {
+				continue
+			}
+		case e.clip == clipWhole:
+			if !s.zoneContains(zi, p) {
+				continue
+			}
 		}
 		containing = append(containing, zi)
 		z := &s.zones[zi]

@@ -13,9 +13,11 @@ import (
 // Each entry says whether the cell lies wholly inside the zone ("full":
 // no edge of the zone passes through the cell) or is crossed by the zone's
 // boundary ("partial": the point must be tested). Cells wholly outside a
-// zone have no entry for it. Evaluating a point therefore costs one cell
-// lookup plus, for partial entries only, a bounding-box check and a
-// point-in-polygon test.
+// zone have no entry for it. A partial entry carries the zone's geometry
+// clipped to the cell, usually a handful of vertices, so the
+// point-in-polygon test costs little even for a 2,000-vertex operating
+// area. Evaluating a point therefore costs one cell lookup plus one small
+// point-in-polygon test per zone boundary crossing that cell.
 //
 // Correctness argument for "full" cells: edges are rasterised onto every
 // cell they come within a small margin of, so a cell without a boundary
@@ -26,13 +28,34 @@ import (
 // Grid bounds: at most maxCells cells, and the expected number of entries
 // is kept under maxEntries by using coarser cells when zones are large.
 const (
-	maxCells      = 1 << 16
-	minCells      = 1 << 10
-	cellsPerZone  = 64
-	maxEntries    = 1 << 22
-	maxGridSide   = 1 << 12
-	entryFullFlag = 1
+	maxCells     = 1 << 16
+	minCells     = 1 << 10
+	cellsPerZone = 64
+	maxEntries   = 1 << 22
+	maxGridSide  = 1 << 12
+	// clipBudget bounds, per zone, boundary cells × vertices spent clipping
+	// the zone to its boundary cells; past it the zone's boundary cells
+	// test the whole geometry instead (slower queries, bounded load time).
+	clipBudget = 1 << 25
+	// cellMargin widens a cell, as a fraction of its size, when deciding
+	// what touches it, so rounding in the point-to-cell arithmetic can
+	// never put a point outside the area its cell was built for.
+	cellMargin = 1e-6
 )
+
+// Special values of entry.clip.
+const (
+	clipFull  = -1 // the cell lies wholly inside the zone
+	clipWhole = -2 // boundary cell, test the zone's whole geometry
+)
+
+// entry is one zone touching one cell.
+type entry struct {
+	zone int32
+	// clip is clipFull, clipWhole, or the index in grid.clips of the
+	// zone's geometry clipped to the (slightly widened) cell.
+	clip int32
+}
 
 type grid struct {
 	minX, minY     float64
@@ -41,14 +64,16 @@ type grid struct {
 	cellW, cellH   float64 // degrees per cell
 	nx, ny         int
 	start          []uint32
-	entries        []uint32 // zone<<1 | full
+	entries        []entry
+	clips          []orb.MultiPolygon
 	fullEntries    int
 	partialEntries int
+	clippedEntries int
 }
 
 // cell returns the index entries of the cell holding p, or nil when p is
 // outside the grid (or not a finite point).
-func (g *grid) cell(p orb.Point) []uint32 {
+func (g *grid) cell(p orb.Point) []entry {
 	x, y := p[0], p[1]
 	if !(x >= g.minX && x <= g.maxX && y >= g.minY && y <= g.maxY) {
 		return nil
@@ -87,8 +112,9 @@ func clampInt(v, lo, hi int) int {
 }
 
 // buildGrid indexes the zones. contains is the containment test used for
-// one representative cell centre per region.
-func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool) grid {
+// one representative cell centre per region; budget is the clip budget
+// (clipBudget outside tests).
+func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool, budget int) grid {
 	var g grid
 	if len(zones) == 0 {
 		return g
@@ -111,15 +137,16 @@ func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool) grid {
 	}
 	g.invW, g.invH = 1/g.cellW, 1/g.cellH
 
-	// Per-zone rasterisation into a window of cells, collected as
-	// (cell, entry) pairs, then bucketed into CSR form.
+	// Each zone is rasterised into a window of cells, giving (cell, entry)
+	// pairs in zone order, later bucketed into CSR form.
 	type pair struct {
-		cell  uint32
-		entry uint32
+		cell uint32
+		e    entry
 	}
 	var pairs []pair
 	var mark []uint8 // window scratch: 0 unknown, 1 boundary, 2 inside, 3 outside
 	var stack []int
+	var clipper ringClipper
 	for zi := range zones {
 		z := &zones[zi]
 		c0, c1 := g.colOf(z.Bound.Min[0]), g.colOf(z.Bound.Max[0])
@@ -133,23 +160,26 @@ func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool) grid {
 		}
 		mark = mark[:w*h]
 		clear(mark)
+		vertices := 0
 		for _, poly := range z.Geometry {
 			for _, ring := range poly {
+				vertices += len(ring)
 				for k := 0; k+1 < len(ring); k++ {
 					g.rasterEdge(ring[k], ring[k+1], c0, r0, w, h, mark)
 				}
 			}
 		}
+		boundary := 0
 		// Flood-fill unmarked regions; one containment test per region.
 		for start := range mark {
 			if mark[start] != 0 {
+				if mark[start] == 1 {
+					boundary++
+				}
 				continue
 			}
-			cx := c0 + start%w
-			cy := r0 + start/w
-			centre := orb.Point{g.minX + (float64(cx)+0.5)*g.cellW, g.minY + (float64(cy)+0.5)*g.cellH}
 			state := uint8(3)
-			if contains(zi, centre) {
+			if contains(zi, g.cellCentre(c0+start%w, r0+start/w)) {
 				state = 2
 			}
 			stack = append(stack[:0], start)
@@ -176,19 +206,32 @@ func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool) grid {
 				}
 			}
 		}
+		clip := boundary*vertices <= budget
 		for k, m := range mark {
 			if m == 3 {
 				continue
 			}
-			cell := uint32((r0+k/w)*g.nx + c0 + k%w)
-			e := uint32(zi) << 1
-			if m == 2 {
-				e |= entryFullFlag
+			cx, cy := c0+k%w, r0+k/w
+			e := entry{zone: int32(zi), clip: clipFull}
+			switch {
+			case m == 2:
 				g.fullEntries++
-			} else {
+			case clip:
+				mp := clipper.clip(z.Geometry, g.cellBound(cx, cy))
+				if mp == nil {
+					// The boundary only passes through the margin and the
+					// cell itself lies outside the zone.
+					continue
+				}
+				e.clip = int32(len(g.clips))
+				g.clips = append(g.clips, mp)
+				g.partialEntries++
+				g.clippedEntries++
+			default:
+				e.clip = clipWhole
 				g.partialEntries++
 			}
-			pairs = append(pairs, pair{cell, e})
+			pairs = append(pairs, pair{uint32(cy*g.nx + cx), e})
 		}
 	}
 	ncell := g.nx * g.ny
@@ -199,15 +242,128 @@ func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool) grid {
 	for c := 0; c < ncell; c++ {
 		g.start[c+1] += g.start[c]
 	}
-	g.entries = make([]uint32, len(pairs))
+	g.entries = make([]entry, len(pairs))
 	fill := make([]uint32, ncell)
 	copy(fill, g.start[:ncell])
 	// pairs are in zone order, so each cell's entries end up sorted by zone.
 	for _, p := range pairs {
-		g.entries[fill[p.cell]] = p.entry
+		g.entries[fill[p.cell]] = p.e
 		fill[p.cell]++
 	}
 	return g
+}
+
+// cellCentre is the centre of cell (cx, cy).
+func (g *grid) cellCentre(cx, cy int) orb.Point {
+	return orb.Point{g.minX + (float64(cx)+0.5)*g.cellW, g.minY + (float64(cy)+0.5)*g.cellH}
+}
+
+// cellBound is cell (cx, cy) widened by the cell margin.
+func (g *grid) cellBound(cx, cy int) orb.Bound {
+	mx, my := g.cellW*cellMargin, g.cellH*cellMargin
+	return orb.Bound{
+		Min: orb.Point{g.minX + float64(cx)*g.cellW - mx, g.minY + float64(cy)*g.cellH - my},
+		Max: orb.Point{g.minX + float64(cx+1)*g.cellW + mx, g.minY + float64(cy+1)*g.cellH + my},
+	}
+}
+
+// ringClipper clips polygons to rectangles (Sutherland–Hodgman), reusing
+// its scratch buffers.
+type ringClipper struct {
+	a, b []orb.Point
+}
+
+// clip returns mp ∩ r as a MultiPolygon whose containment answer equals
+// mp's for every point strictly inside r, or nil when no polygon of mp
+// reaches into r. Clipped rings may have degenerate edges along r's sides;
+// they come in back-and-forth pairs and do not change which points lie
+// inside.
+func (c *ringClipper) clip(mp orb.MultiPolygon, r orb.Bound) orb.MultiPolygon {
+	var out orb.MultiPolygon
+	for _, poly := range mp {
+		if !poly.Bound().Intersects(r) {
+			continue
+		}
+		ext := c.clipRing(poly[0], r)
+		if ext == nil {
+			continue
+		}
+		cp := orb.Polygon{ext}
+		for _, hole := range poly[1:] {
+			if hr := c.clipRing(hole, r); hr != nil {
+				cp = append(cp, hr)
+			}
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// clipRing clips a closed ring to r; nil when less than a triangle is left.
+func (c *ringClipper) clipRing(ring orb.Ring, r orb.Bound) orb.Ring {
+	if !ring.Bound().Intersects(r) {
+		return nil
+	}
+	// Work on the open ring (without the closing position).
+	c.a = append(c.a[:0], ring[:len(ring)-1]...)
+	for side := 0; side < 4 && len(c.a) > 0; side++ {
+		c.b = c.b[:0]
+		prev := c.a[len(c.a)-1]
+		prevIn := insideSide(prev, r, side)
+		for _, cur := range c.a {
+			curIn := insideSide(cur, r, side)
+			if curIn != prevIn {
+				c.b = append(c.b, crossSide(prev, cur, r, side))
+			}
+			if curIn {
+				c.b = append(c.b, cur)
+			}
+			prev, prevIn = cur, curIn
+		}
+		c.a, c.b = c.b, c.a
+	}
+	if len(c.a) < 3 {
+		return nil
+	}
+	out := make(orb.Ring, len(c.a)+1)
+	copy(out, c.a)
+	out[len(c.a)] = c.a[0]
+	return out
+}
+
+// insideSide reports whether p is on the inner side of side s of r
+// (0 left, 1 right, 2 bottom, 3 top).
+func insideSide(p orb.Point, r orb.Bound, s int) bool {
+	switch s {
+	case 0:
+		return p[0] >= r.Min[0]
+	case 1:
+		return p[0] <= r.Max[0]
+	case 2:
+		return p[1] >= r.Min[1]
+	default:
+		return p[1] <= r.Max[1]
+	}
+}
+
+// crossSide is where segment a-b crosses the line of side s of r.
+func crossSide(a, b orb.Point, r orb.Bound, s int) orb.Point {
+	switch s {
+	case 0, 1:
+		x := r.Min[0]
+		if s == 1 {
+			x = r.Max[0]
+		}
+		t := (x - a[0]) / (b[0] - a[0])
+		return orb.Point{x, a[1] + t*(b[1]-a[1])}
+	default:
+		y := r.Min[1]
+		if s == 3 {
+			y = r.Max[1]
+		}
+		t := (y - a[1]) / (b[1] - a[1])
+		return orb.Point{a[0] + t*(b[0]-a[0]), y}
+	}
 }
 
 // gridShape picks nx, ny: roughly square cells on the ground, as many as
@@ -252,8 +408,8 @@ func gridShape(b orb.Bound, zones []Zone) (int, int) {
 // rasterEdge marks (value 1) every window cell the segment a-b passes
 // through or comes within a small margin of.
 func (g *grid) rasterEdge(a, b orb.Point, c0, r0, w, h int, mark []uint8) {
-	epsX := g.cellW * 1e-6
-	epsY := g.cellH * 1e-6
+	epsX := g.cellW * cellMargin
+	epsY := g.cellH * cellMargin
 	if a[0] > b[0] {
 		a, b = b, a
 	}
@@ -288,4 +444,17 @@ func (g *grid) rasterEdge(a, b orb.Point, c0, r0, w, h int, mark []uint8) {
 			mark[lr*w+lc] = 1
 		}
 	}
+}
+
+// clippedVertices counts the vertices stored in clipped entries.
+func (g *grid) clippedVertices() int {
+	n := 0
+	for _, mp := range g.clips {
+		for _, poly := range mp {
+			for _, r := range poly {
+				n += len(r)
+			}
+		}
+	}
+	return n
 }

@@ -23,6 +23,14 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets["synthetic500"] = s
+	// The same Paris set with no clip budget: every boundary cell tests
+	// the whole geometry.
+	unclipped := loadTestdata(t, "paris-geofencing_zones.json", Options{})
+	unclipped.grid = buildGrid(unclipped.zones, unclipped.zoneContains, 0)
+	if st := unclipped.IndexStats(); st.ClippedEntries != 0 || st.PartialEntries == 0 {
+		t.Fatalf("unclipped index: %+v", st)
+	}
+	sets["paris-unclipped"] = unclipped
 	times := []time.Time{
 		time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC),

@@ -58,7 +58,7 @@ func newSet(zones []Zone, global []Rule, loc *time.Location, meta Meta, warnings
 			g.polys[k] = polyGeom{bound: p.Bound(), poly: p}
 		}
 	}
-	s.grid = buildGrid(zones, s.zoneContains)
+	s.grid = buildGrid(zones, s.zoneContains, clipBudget)
 	return s
 }
 
@@ -100,8 +100,12 @@ type IndexStats struct {
 	// CellWidth and CellHeight are in degrees.
 	CellWidth, CellHeight float64
 	// FullEntries counts (cell, zone) pairs where the cell lies wholly
-	// inside the zone; PartialEntries those crossed by its boundary.
-	FullEntries, PartialEntries int
+	// inside the zone; PartialEntries those crossed by its boundary, of
+	// which ClippedEntries carry the zone clipped to the cell (the rest
+	// test the whole geometry: zones too big to clip within the budget).
+	FullEntries, PartialEntries, ClippedEntries int
+	// ClippedVertices is the number of vertices stored in clipped entries.
+	ClippedVertices int
 }
 
 // IndexStats reports the shape of the spatial index.
@@ -110,6 +114,7 @@ func (s *Set) IndexStats() IndexStats {
 		Columns: s.grid.nx, Rows: s.grid.ny,
 		CellWidth: s.grid.cellW, CellHeight: s.grid.cellH,
 		FullEntries: s.grid.fullEntries, PartialEntries: s.grid.partialEntries,
+		ClippedEntries: s.grid.clippedEntries, ClippedVertices: s.grid.clippedVertices(),
 	}
 }
 
