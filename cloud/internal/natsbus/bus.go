@@ -168,7 +168,7 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	lg := &serverLogger{log: log.With("component", "nats-server")}
+	lg := &serverLogger{log: log}
 	debug := log.Enabled(ctx, slog.LevelDebug)
 	srv.SetLoggerV2(lg, debug, false, false)
 	srv.Start()
@@ -240,8 +240,17 @@ func (b *Bus) drain(timeout time.Duration) error {
 	if b.nc == nil {
 		return nil
 	}
-	if err := b.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := b.nc.Drain(); err != nil {
 		b.nc.Close()
+		switch {
+		case errors.Is(err, nats.ErrConnectionClosed):
+			return nil
+		case errors.Is(err, nats.ErrConnectionReconnecting):
+			// The server is gone: there is nothing to drain to. Unacked messages are
+			// redelivered by JetStream, so closing loses nothing that was confirmed.
+			b.log.Warn("nats closed without drain", "reason", "connection reconnecting")
+			return nil
+		}
 		return fmt.Errorf("nats drain: %w", err)
 	}
 	select {

@@ -13,8 +13,10 @@ type serverLogger struct {
 	fatal atomic.Pointer[string] // last Fatalf text: the server logs startup failures this way
 }
 
+// Noticef goes to debug: nats-server's notices are its startup banner and routine events;
+// natsbus logs its own "nats ready" line at info.
 func (l *serverLogger) Noticef(format string, v ...any) {
-	l.log.Info("nats-server", "detail", fmt.Sprintf(format, v...))
+	l.log.Debug("nats-server", "detail", fmt.Sprintf(format, v...))
 }
 
 func (l *serverLogger) Warnf(format string, v ...any) {

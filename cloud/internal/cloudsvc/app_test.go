@@ -1,0 +1,351 @@
+package cloudsvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
+	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
+	"github.com/fleetedge/fleetedge/cloud/internal/pgstore/pgstoretest"
+	"github.com/fleetedge/fleetedge/protocol/link"
+	"github.com/fleetedge/fleetedge/shared/chtest"
+	"github.com/fleetedge/fleetedge/shared/obs"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testConfig points a config at this test's own databases, :0 ports and a temp data dir.
+func testConfig(t *testing.T, role Role) Config {
+	t.Helper()
+	db := pgstoretest.New(t)
+	chDSN, _ := chtest.New(t)
+	cfg := Default()
+	cfg.Role = role
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.NATS.Port = 0
+	cfg.Postgres.DSN = Secret(db.AppDSN)
+	cfg.Postgres.MigratorDSN = Secret(db.MigratorDSN)
+	cfg.ClickHouse.DSN = Secret(chDSN)
+	cfg.StartupTimeout = Duration(30 * time.Second)
+	return cfg
+}
+
+// client does not keep connections alive, so no transport goroutines outlive a request.
+var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until it answers 200, and returns the report.
+func waitReady(t *testing.T, app *App, runErr <-chan error) obs.Report {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-runErr:
+			t.Fatalf("Run returned before ready: %v", err)
+		default:
+		}
+		code, body := get(t, "http://"+app.HTTPAddr()+"/readyz")
+		if code == http.StatusOK {
+			var rep obs.Report
+			if err := json.Unmarshal([]byte(body), &rep); err != nil {
+				t.Fatalf("readyz body: %v: %s", err, body)
+			}
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 30s: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkNoLeak waits until the goroutine count is back to at most base.
+func checkNoLeak(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startApp(t *testing.T, cfg Config) (*App, context.CancelFunc, <-chan error) {
+	t.Helper()
+	app, err := New(cfg, discardLogger())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	runErr := make(chan error, 1)
+	go func() { runErr <- app.Run(ctx) }()
+	return app, cancel, runErr
+}
+
+func stopApp(t *testing.T, app *App, cancel context.CancelFunc, runErr <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return 30s after cancel")
+	}
+	if err := app.Close(); err != nil {
+		t.Fatalf("Close after Run: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", app.HTTPAddr(), time.Second); err == nil {
+		t.Fatal("HTTP listener still open after shutdown")
+	}
+}
+
+func TestAppAllRoles(t *testing.T) {
+	cfg := testConfig(t, RoleAll)
+	base := runtime.NumGoroutine()
+	app, cancel, runErr := startApp(t, cfg)
+
+	if code, _ := get(t, "http://"+app.HTTPAddr()+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d", code)
+	}
+	rep := waitReady(t, app, runErr)
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name)
+		if !c.OK {
+			t.Errorf("check %s not ok in a ready report: %+v", c.Name, c)
+		}
+	}
+	if strings.Join(names, ",") != "postgres,clickhouse,nats" {
+		t.Fatalf("checks = %v", names)
+	}
+	select {
+	case <-app.Started():
+	default:
+		t.Fatal("Started not closed while ready")
+	}
+
+	// A gateway-like client reaches the embedded NATS over TCP and the stream deduplicates.
+	url := app.NATSURL()
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") || strings.HasSuffix(url, ":4222") {
+		t.Fatalf("NATS URL %q: want a random port", url)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := js.Publish(t.Context(), link.TelemetrySubject("riga"), []byte("b"), jetstream.WithMsgID(link.MsgID("gw1", 1, 5))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := js.Stream(t.Context(), link.StreamUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("stream holds %d, want 1", n)
+	}
+	nc.Close()
+
+	code, body := get(t, "http://"+app.HTTPAddr()+"/metrics")
+	if code != 200 || !strings.Contains(body, `fleetedge_cloud_info{role="all"} 1`) {
+		t.Fatalf("/metrics = %d, missing fleetedge_cloud_info:\n%.2000s", code, body)
+	}
+
+	stopApp(t, app, cancel, runErr)
+	checkNoLeak(t, base)
+}
+
+func TestAppRolesSideBySide(t *testing.T) {
+	// Two cloud processes in one test process: an api replica and an ingest replica that uses
+	// an external NATS (here an embedded server standing in for the cluster). Their registries
+	// and listeners must not collide.
+	ext, err := natsbus.Open(t.Context(), natsbus.Config{
+		ConnectTimeout: 10 * time.Second,
+		Embedded:       natsbus.EmbeddedConfig{Host: "127.0.0.1", StoreDir: t.TempDir()},
+		Stream:         natsbus.DefaultStreamConfig(),
+	}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	extClosed := false
+	defer func() {
+		if !extClosed {
+			if err := ext.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+
+	apiCfg := testConfig(t, RoleAPI)
+	ingCfg := testConfig(t, RoleIngest)
+	ingCfg.NATS.URL = Secret(ext.ClientURL())
+	ingCfg.HTTP.CheckTimeout = Duration(500 * time.Millisecond)
+
+	api, cancelAPI, apiErr := startApp(t, apiCfg)
+	ing, cancelIng, ingErr := startApp(t, ingCfg)
+
+	apiRep := waitReady(t, api, apiErr)
+	if len(apiRep.Checks) != 2 {
+		t.Fatalf("role api runs no NATS, want postgres+clickhouse checks: %+v", apiRep.Checks)
+	}
+	if api.NATSURL() != "" {
+		t.Fatalf("role api NATS URL = %q", api.NATSURL())
+	}
+	waitReady(t, ing, ingErr)
+	if ing.NATSURL() != ext.ClientURL() {
+		t.Fatalf("ingest NATS URL = %q, want the external %q", ing.NATSURL(), ext.ClientURL())
+	}
+
+	// The external NATS goes away: the ingest replica turns not ready and says why.
+	if err := ext.Close(); err != nil {
+		t.Fatal(err)
+	}
+	extClosed = true
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, "http://"+ing.HTTPAddr()+"/readyz")
+		if code == http.StatusServiceUnavailable {
+			var rep obs.Report
+			if err := json.Unmarshal([]byte(body), &rep); err != nil {
+				t.Fatal(err)
+			}
+			last := rep.Checks[len(rep.Checks)-1]
+			if rep.Status != "not ready" || last.Name != "nats" || last.OK || last.Error == "" {
+				t.Fatalf("readyz after NATS loss: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still ready 10s after NATS went away: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Both shut down cleanly, the ingest replica although its NATS is gone.
+	stopApp(t, api, cancelAPI, apiErr)
+	stopApp(t, ing, cancelIng, ingErr)
+}
+
+func TestAppStartupFailure(t *testing.T) {
+	// ClickHouse unreachable: Run gives up after startup_timeout with an error naming it,
+	// releases the listener and the PostgreSQL pool it already opened, and leaks nothing.
+	cfg := testConfig(t, RoleAll)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClickHouse.DSN = Secret("clickhouse://" + dead + "/x?dial_timeout=200ms")
+	cfg.StartupTimeout = Duration(1500 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	app, cancel, runErr := startApp(t, cfg)
+	defer cancel()
+	select {
+	case err := <-runErr:
+		if err == nil || !strings.Contains(err.Error(), "clickhouse open") {
+			t.Fatalf("Run = %v, want a clickhouse error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not give up")
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", app.HTTPAddr(), time.Second); err == nil {
+		t.Fatal("listener still open")
+	}
+	checkNoLeak(t, base)
+}
+
+func TestAppPermanentErrorFailsFast(t *testing.T) {
+	// A superuser DSN is refused by pgstore; retrying cannot fix it, so Run fails at once.
+	cfg := testConfig(t, RoleAPI)
+	db := pgstoretest.New(t)
+	cfg.Postgres.Migrate = false
+	cfg.Postgres.DSN = Secret(db.SuperuserDSN)
+	cfg.StartupTimeout = Duration(20 * time.Second)
+	app, cancel, runErr := startApp(t, cfg)
+	defer cancel()
+	start := time.Now()
+	select {
+	case err := <-runErr:
+		if err == nil || !errors.Is(err, pgstore.ErrSuperuser) {
+			t.Fatalf("Run = %v, want the superuser refusal", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run kept retrying a permanent error")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("permanent error took %v", d)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRejectsBadConfigAndBusyPort(t *testing.T) {
+	bad := Default()
+	bad.Role = "web"
+	if _, err := New(bad, discardLogger()); !errors.Is(err, ErrConfig) {
+		t.Fatalf("New with bad role: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := Default()
+	cfg.HTTP.Addr = ln.Addr().String()
+	if _, err := New(cfg, discardLogger()); err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("New on a busy port: %v", err)
+	}
+	// New without Run: Close releases the listener.
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	app, err := New(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", app.HTTPAddr(), time.Second); err == nil {
+		t.Fatal("listener open after Close without Run")
+	}
+}
