@@ -275,12 +275,55 @@ func (s *server) ensureTemplate(ctx context.Context, o options) (string, error) 
 		}
 	}
 	// Closed to connections, so nothing can block CREATE DATABASE … TEMPLATE; marked a
-	// template last, as the "ready" flag.
+	// template last, as the "ready" flag. The comment dates it for dropStaleTemplates.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'pgtest template built %d'", ident, time.Now().Unix())); err != nil {
+		return "", fmt.Errorf("date template %s: %w", name, err)
+	}
 	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
 		return "", fmt.Errorf("seal template %s: %w", name, err)
 	}
 	s.templates[name] = true
+	if err := s.dropStaleTemplates(ctx, conn, name); err != nil {
+		return "", err
+	}
 	return name, nil
+}
+
+// staleAfter is how old another version's template must be before a new build drops it: old
+// enough that no test run still clones it (a checkout on an older schema rebuilds it if needed).
+const staleAfter = 24 * time.Hour
+
+// dropStaleTemplates drops templates of other schema versions built more than staleAfter ago,
+// so editing migrations does not pile up databases. Called with s.mu and the build lock held.
+func (s *server) dropStaleTemplates(ctx context.Context, conn *pgx.Conn, keep string) error {
+	rows, err := conn.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
+		FROM pg_database WHERE datistemplate AND starts_with(datname, $1) AND datname <> $2`, templatePrefix, keep)
+	if err != nil {
+		return fmt.Errorf("list templates: %w", err)
+	}
+	type tpl struct{ Name, Comment string }
+	tpls, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tpl])
+	if err != nil {
+		return fmt.Errorf("list templates: %w", err)
+	}
+	for _, t := range tpls {
+		var built int64
+		if _, err := fmt.Sscanf(t.Comment, "pgtest template built %d", &built); err != nil {
+			continue // not dated by us: leave it
+		}
+		if time.Since(time.Unix(built, 0)) < staleAfter {
+			continue
+		}
+		ident := pgx.Identifier{t.Name}.Sanitize()
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE false"); err != nil {
+			return fmt.Errorf("unmark stale template %s: %w", t.Name, err)
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop stale template %s: %w", t.Name, err)
+		}
+		delete(s.templates, t.Name)
+	}
+	return nil
 }
 
 func randomHex(n int) string {

@@ -3,9 +3,11 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -214,5 +216,41 @@ func BenchmarkNew(b *testing.B) {
 		if err := srv.drop(ctx, db.Name); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestStaleTemplatesAreDropped(t *testing.T) {
+	srv, err := ensureServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var calls atomic.Int32
+	old := options{migrate: createWidgets(&calls), version: "pgtest_stale_" + randomHex(4)}
+	fresh := options{migrate: createWidgets(&calls), version: "pgtest_fresh_" + randomHex(4)}
+	oldName, freshName := templateName(old), templateName(fresh)
+	dropTemplate(t, freshName)
+	if _, err := srv.ensureTemplate(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.admin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx) //nolint:errcheck
+	// Backdate the old template past staleAfter.
+	backdated := time.Now().Add(-staleAfter - time.Hour).Unix()
+	if _, err := c.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'pgtest template built %d'", pgx.Identifier{oldName}.Sanitize(), backdated)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.ensureTemplate(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if databaseExists(t, oldName) {
+		t.Errorf("stale template %s survived a new build", oldName)
+		dropTemplate(t, oldName)
+	}
+	if !databaseExists(t, freshName) {
+		t.Errorf("fresh template %s missing", freshName)
 	}
 }
