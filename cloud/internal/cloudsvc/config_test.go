@@ -1,6 +1,7 @@
 package cloudsvc
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -171,5 +172,26 @@ func TestSecretsMasked(t *testing.T) {
 	c.NATS.URL = "nats://u:s3cret@n:4222"
 	if v := c.LogValue().String(); strings.Contains(v, "s3cret") || strings.Contains(v, "fleetedge-migrator-dev") || !strings.Contains(v, "xxxxx") {
 		t.Errorf("config log value leaks or is not masked: %s", v)
+	}
+}
+
+func TestExampleConfigFile(t *testing.T) {
+	// deploy/config/cloud.example.json must load (no unknown keys) and equal the defaults: it
+	// documents them.
+	path := filepath.Join("..", "..", "..", "deploy", "config", "cloud.example.json")
+	inv, err := LoadConfig([]string{"--config", path}, envMap(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(inv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) || inv.Config.Postgres.DSN != Default().Postgres.DSN {
+		t.Fatalf("example differs from defaults:\n got %s\nwant %s", got, want)
 	}
 }
