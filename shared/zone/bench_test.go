@@ -2,6 +2,7 @@ package zone
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -159,5 +160,37 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func BenchmarkDistanceToBoundaryParis(b *testing.B) {
+	s := loadTestdata(b, "paris-geofencing_zones.json", Options{})
+	z6, _ := s.Zone(6)
+	p := interiorPoint(b, z6.Geometry[0])
+	for _, zone := range []int{6, 271} {
+		z, _ := s.Zone(zone)
+		n := 0
+		for _, r := range z.Geometry[0] {
+			n += len(r)
+		}
+		b.Run(strconv.Itoa(n)+"-vertices", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.DistanceToBoundary(p, zone); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkNearestRideEndParis(b *testing.B) {
+	s := loadTestdata(b, "paris-geofencing_zones.json", Options{})
+	p := orb.Point{2.6, 48.95} // outside every zone: escooters may not end here
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := s.NearestRideEnd(p, escoot, parisNow, 0); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
 	}
 }

@@ -41,9 +41,9 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			g := &s.grid
-			n := 4000
+			n := 1500
 			if testing.Short() {
-				n = 500
+				n = 300
 			}
 			var inside int
 			var v Verdict
