@@ -186,6 +186,9 @@ func (a *App) start(ctx context.Context) error {
 			return fmt.Errorf("cloud: nats: %w", err)
 		}
 		a.bus.Store(bus)
+		if err := a.reg.Register(bus.Collector()); err != nil {
+			return fmt.Errorf("cloud: nats metrics: %w", err)
+		}
 		// Later issue: start the FLEET_UP ingest consumer here (it stops before the bus).
 	}
 	return nil

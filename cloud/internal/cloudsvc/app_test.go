@@ -182,8 +182,10 @@ func TestAppAllRoles(t *testing.T) {
 	nc.Close()
 
 	code, body := get(t, "http://"+app.HTTPAddr()+"/metrics")
-	if code != 200 || !strings.Contains(body, `fleetedge_cloud_info{role="all"} 1`) {
-		t.Fatalf("/metrics = %d, missing fleetedge_cloud_info:\n%.2000s", code, body)
+	if code != 200 || !strings.Contains(body, `fleetedge_cloud_info{role="all"} 1`) ||
+		!strings.Contains(body, `fleetedge_nats_stream_messages{stream="FLEET_UP"} 1`) ||
+		!strings.Contains(body, "fleetedge_nats_connected 1") {
+		t.Fatalf("/metrics = %d, missing cloud or nats metrics:\n%.2000s", code, body)
 	}
 
 	stopApp(t, app, cancel, runErr)

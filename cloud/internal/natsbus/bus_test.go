@@ -23,6 +23,7 @@ import (
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -99,6 +100,24 @@ func TestEmbeddedDedupAndDurability(t *testing.T) {
 	publish(t, b.JetStream(), link.EventsSubject(city), link.MsgID("gw1", 11, 11), "event")
 	if n := streamMsgs(t, b.JetStream()); n != 2 {
 		t.Fatalf("stream holds %d messages, want 2", n)
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(b.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	if got["fleetedge_nats_connected"] != 1 || got["fleetedge_nats_stream_messages"] != 2 ||
+		got["fleetedge_nats_stream_bytes"] <= 0 || got["fleetedge_nats_stream_max_bytes"] != float64(cfg.Stream.MaxBytes) {
+		t.Fatalf("bus metrics = %v", got)
 	}
 	// A subject outside fleet.up.> is not captured by the stream.
 	if _, err := b.JetStream().Publish(t.Context(), "fleet.cmd.riga", []byte("x")); !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
