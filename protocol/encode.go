@@ -20,9 +20,10 @@ type Quirks struct {
 	NumericIMEI bool
 	// Decimals writes integer fields and integral floats with ".0" (37.0).
 	Decimals bool
-	// EmptyValues writes the fields that are not in Header.Present with no
-	// value ({"a":102,"i":"12AB","s":}) instead of leaving them out.
-	EmptyValues bool
+	// EmptyValues lists fields that, when not in Header.Present, are written
+	// with no value instead of being left out: {"a":102,"i":"12AB","s":} is
+	// Quirks{EmptyValues: FieldMask(0).With('s')} on a reply without s.
+	EmptyValues FieldMask
 	// ShortGPS writes "g" with three elements when the location type is 0,
 	// as in the sheet's example "3020.5887,12006.4229,1".
 	ShortGPS bool
@@ -116,7 +117,7 @@ func appendMessage(dst []byte, m Message, q Quirks, _ string) ([]byte, error) {
 			} else {
 				v.e.buf = append(append(append(v.e.buf, '"'), h.From...), '"')
 			}
-		} else if q.EmptyValues {
+		} else if q.EmptyValues.Has('i') {
 			v.key('i')
 		}
 	} else {

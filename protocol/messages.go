@@ -205,7 +205,7 @@ func (c *FirmwarePackage) visit(v *visitor) {
 	vInt(v, 'l', &l)
 	vHex(v, 'd', &c.Data)
 	if v.dec && v.err == nil && l != len(c.Data) {
-		v.fail(ErrFormat, 'l', v.obj.v[keyIndex('l')].start, "l differs from the length of d")
+		v.fail(ErrFormat, 'l', int(v.obj.v[keyIndex('l')].start), "l differs from the length of d")
 	}
 }
 
@@ -232,7 +232,7 @@ func (c *SetServerParamsLegacy) visit(v *visitor) {
 	if v.dec && v.err == nil && v.present.Has('u') {
 		p, err := parseLegacyServerParams(u)
 		if err != nil {
-			v.fail(ErrFormat, 'u', v.obj.v[keyIndex('u')].start, err.Error())
+			v.fail(ErrFormat, 'u', int(v.obj.v[keyIndex('u')].start), err.Error())
 			return
 		}
 		*c = p
@@ -301,7 +301,7 @@ func (c *SetAPN) visit(v *visitor) {
 	if v.dec && v.err == nil && v.present.Has('z') {
 		p, err := parseAPN(z)
 		if err != nil {
-			v.fail(ErrFormat, 'z', v.obj.v[keyIndex('z')].start, err.Error())
+			v.fail(ErrFormat, 'z', int(v.obj.v[keyIndex('z')].start), err.Error())
 			return
 		}
 		*c = p
@@ -342,7 +342,7 @@ func (c *SetServerParams) visit(v *visitor) {
 	if v.dec && v.err == nil && v.present.Has('u') {
 		p, err := parseServerParams(u)
 		if err != nil {
-			v.fail(ErrFormat, 'u', v.obj.v[keyIndex('u')].start, err.Error())
+			v.fail(ErrFormat, 'u', int(v.obj.v[keyIndex('u')].start), err.Error())
 			return
 		}
 		*c = p
@@ -367,7 +367,7 @@ func (c *SetSerialNumber) visit(v *visitor) {
 	if v.dec && v.err == nil && v.present.Has('u') {
 		p, err := parseSerialNumber(u)
 		if err != nil {
-			v.fail(ErrFormat, 'u', v.obj.v[keyIndex('u')].start, err.Error())
+			v.fail(ErrFormat, 'u', int(v.obj.v[keyIndex('u')].start), err.Error())
 			return
 		}
 		*c = p

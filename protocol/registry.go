@@ -89,6 +89,8 @@ type Spec struct {
 	Removed     bool // 55, 57: gone from the latest firmware, still accepted
 	Fields      []FieldSpec
 	Note        string
+
+	keyIdx [numKeys]uint8 // keyIndex → index in Fields + 1 (0: none)
 }
 
 // Field returns the spec of the field with the given key.
@@ -102,12 +104,11 @@ func (s *Spec) Field(key string) (FieldSpec, bool) {
 }
 
 func (s *Spec) field(key byte) *FieldSpec {
-	for i := range s.Fields {
-		if s.Fields[i].Key[0] == key {
-			return &s.Fields[i]
-		}
+	k := keyIndex(key)
+	if k < 0 || s.keyIdx[k] == 0 {
+		return nil
 	}
-	return nil
+	return &s.Fields[s.keyIdx[k]-1]
 }
 
 // Lookup returns the registry entry of a code. The returned Spec is a copy.
@@ -171,7 +172,11 @@ func specFor(c Code) *Spec {
 func init() {
 	slices.SortFunc(registry, func(a, b Spec) int { return int(a.Code - b.Code) })
 	for i := range registry {
-		registryIndex[registry[i].Code] = uint8(i + 1)
+		s := &registry[i]
+		registryIndex[s.Code] = uint8(i + 1)
+		for j := range s.Fields {
+			s.keyIdx[keyIndex(s.Fields[j].Key[0])] = uint8(j + 1)
+		}
 	}
 }
 

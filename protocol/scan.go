@@ -37,10 +37,13 @@ const (
 
 // rawVal locates one value in the payload; the payload is never copied.
 type rawVal struct {
-	start, end int32 // value bytes, without the quotes of a quoted string
-	key        int32 // offset of the key, for errors
+	start, end uint16 // value bytes, without the quotes of a quoted string
+	key        uint16 // offset of the key, for errors
 	flags      uint8
 }
+
+// Offsets fit in uint16 because MaxPayload is checked before scanning.
+var _ [65535 - MaxPayload]struct{}
 
 func (r rawVal) empty() bool { return r.start == r.end && r.flags&rvQuoted == 0 }
 
@@ -105,7 +108,7 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 			return synErr(i, "expected ':' after a key")
 		}
 		i = skipWS(p, i+1)
-		rv := rawVal{key: int32(ks), flags: rvPresent}
+		rv := rawVal{key: uint16(ks), flags: rvPresent}
 		switch {
 		case i < n && p[i] == '"':
 			j := i + 1
@@ -124,7 +127,7 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 				}
 				j++
 			}
-			rv.start, rv.end = int32(i+1), int32(j)
+			rv.start, rv.end = uint16(i+1), uint16(j)
 			rv.flags |= rvQuoted
 			i = j + 1
 		case i < n && (p[i] == '{' || p[i] == '['):
@@ -132,7 +135,7 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 			if err != nil {
 				return err
 			}
-			rv.start, rv.end = int32(i), int32(j)
+			rv.start, rv.end = uint16(i), uint16(j)
 			rv.flags |= rvNested
 			i = j
 		default:
@@ -151,7 +154,7 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 			for e > s && isSpace(p[e-1]) {
 				e--
 			}
-			rv.start, rv.end = int32(s), int32(e)
+			rv.start, rv.end = uint16(s), uint16(e)
 			i = j
 		}
 		if ke-kb == 1 {
@@ -347,6 +350,9 @@ func parseFloatBytes(b []byte) (float64, bool) {
 	if !digits {
 		return 0, false
 	}
+	if f, ok := fastFloat(b); ok {
+		return f, true
+	}
 	var buf [32]byte
 	f, err := strconv.ParseFloat(string(append(buf[:0], b...)), 64)
 	if err != nil {
@@ -431,4 +437,47 @@ func unhex(c byte) int {
 		return int(c-'A') + 10
 	}
 	return -1
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// fastFloat converts [-]digits[.digits] with at most 15 digits exactly:
+// the mantissa and the power of ten are both exact float64 values, so one
+// correctly rounded division gives the correctly rounded result (Clinger's
+// fast path), the same as strconv.ParseFloat.
+func fastFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if b[0] == '-' {
+		neg = true
+		i++
+	}
+	var m uint64
+	nd, frac := 0, -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			nd++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if nd == 0 || nd > 15 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

@@ -86,9 +86,9 @@ type encoder struct {
 	err  error
 }
 
-func (v *visitor) fail(kind ErrorKind, key byte, off int32, msg string) {
+func (v *visitor) fail(kind ErrorKind, key byte, off int, msg string) {
 	if v.err == nil {
-		v.err = &DecodeError{Kind: kind, Code: v.spec.Code, Field: string(key), Offset: int(off), Msg: msg}
+		v.err = &DecodeError{Kind: kind, Code: v.spec.Code, Field: string(key), Offset: off, Msg: msg}
 	}
 }
 
@@ -107,16 +107,16 @@ func (v *visitor) take(key byte, fs *FieldSpec) (rawVal, bool) {
 	r := v.obj.v[keyIndex(key)]
 	if r.flags&rvPresent == 0 || r.empty() || (r.flags&rvQuoted != 0 && r.start == r.end && fs.Type != FieldString) {
 		if fs.Required {
-			off := int32(-1)
+			off := -1
 			if r.flags&rvPresent != 0 {
-				off = r.key
+				off = int(r.key)
 			}
 			v.fail(ErrMissingField, key, off, "required field absent or empty")
 		}
 		return rawVal{}, false
 	}
 	if r.flags&rvNested != 0 {
-		v.fail(ErrType, key, r.start, "object or array where a value is expected")
+		v.fail(ErrType, key, int(r.start), "object or array where a value is expected")
 		return rawVal{}, false
 	}
 	v.present = v.present.With(key)
@@ -132,7 +132,7 @@ func (v *visitor) wants(key byte) bool {
 	if v.e.emit == 0 || v.e.emit.Has(key) {
 		return true
 	}
-	if v.e.q.EmptyValues {
+	if v.e.q.EmptyValues.Has(key) {
 		v.key(key)
 	}
 	return false
@@ -169,11 +169,11 @@ func vInt[T integer](v *visitor, key byte, p *T) {
 		}
 		n, kind, msg := parseIntBytes(v.p[r.start:r.end])
 		if kind != 0 {
-			v.fail(kind, key, r.start, msg)
+			v.fail(kind, key, int(r.start), msg)
 			return
 		}
 		if n < fs.Min || n > fs.Max {
-			v.fail(ErrRange, key, r.start, rangeMsg(fs))
+			v.fail(ErrRange, key, int(r.start), rangeMsg(fs))
 			return
 		}
 		*p = T(n)
@@ -210,11 +210,11 @@ func vFloat(v *visitor, key byte, p *float64) {
 		}
 		f, ok := parseFloatBytes(v.p[r.start:r.end])
 		if !ok {
-			v.fail(ErrSyntax, key, r.start, "not a number")
+			v.fail(ErrSyntax, key, int(r.start), "not a number")
 			return
 		}
 		if f < float64(fs.Min) || f > float64(fs.Max) {
-			v.fail(ErrRange, key, r.start, rangeMsg(fs))
+			v.fail(ErrRange, key, int(r.start), rangeMsg(fs))
 			return
 		}
 		*p = f
@@ -229,7 +229,11 @@ func vFloat(v *visitor, key byte, p *float64) {
 		return
 	}
 	v.key(key)
+	n := len(v.e.buf)
 	v.e.buf = strconv.AppendFloat(v.e.buf, f, 'f', -1, 64)
+	if len(v.e.buf)-n > 24 { // tiny values: 'f' would exceed what the decoder reads
+		v.e.buf = strconv.AppendFloat(v.e.buf[:n], f, 'g', -1, 64)
+	}
 	if v.e.q.Decimals && f == math.Trunc(f) {
 		v.e.buf = append(v.e.buf, '.', '0')
 	}
@@ -250,7 +254,7 @@ func vStr(v *visitor, key byte, p *string) {
 			b = unescape(b)
 		}
 		if int64(len(b)) < fs.Min || int64(len(b)) > fs.Max {
-			v.fail(ErrRange, key, r.start, "length outside "+strconv.FormatInt(fs.Min, 10)+"–"+strconv.FormatInt(fs.Max, 10)+" bytes")
+			v.fail(ErrRange, key, int(r.start), "length outside "+strconv.FormatInt(fs.Min, 10)+"–"+strconv.FormatInt(fs.Max, 10)+" bytes")
 			return
 		}
 		*p = string(b)
@@ -299,12 +303,12 @@ func vDigits(v *visitor, key byte, p *string) {
 		b := trimSpace(v.p[r.start:r.end])
 		for _, c := range b {
 			if c < '0' || c > '9' {
-				v.fail(ErrFormat, key, r.start, "not a digit string")
+				v.fail(ErrFormat, key, int(r.start), "not a digit string")
 				return
 			}
 		}
 		if int64(len(b)) < fs.Min || int64(len(b)) > fs.Max {
-			v.fail(ErrRange, key, r.start, "more than "+strconv.FormatInt(fs.Max, 10)+" digits")
+			v.fail(ErrRange, key, int(r.start), "more than "+strconv.FormatInt(fs.Max, 10)+" digits")
 			return
 		}
 		*p = string(b)
@@ -386,18 +390,18 @@ func vHex(v *visitor, key byte, p *[]byte) {
 		}
 		b := trimSpace(v.p[r.start:r.end])
 		if len(b)%2 != 0 {
-			v.fail(ErrFormat, key, r.start, "odd number of hex digits")
+			v.fail(ErrFormat, key, int(r.start), "odd number of hex digits")
 			return
 		}
 		if int64(len(b)/2) < fs.Min || int64(len(b)/2) > fs.Max {
-			v.fail(ErrRange, key, r.start, "data length outside "+strconv.FormatInt(fs.Min, 10)+"–"+strconv.FormatInt(fs.Max, 10)+" bytes")
+			v.fail(ErrRange, key, int(r.start), "data length outside "+strconv.FormatInt(fs.Min, 10)+"–"+strconv.FormatInt(fs.Max, 10)+" bytes")
 			return
 		}
 		out := make([]byte, len(b)/2)
 		for i := range out {
 			hi, lo := unhex(b[2*i]), unhex(b[2*i+1])
 			if hi < 0 || lo < 0 {
-				v.fail(ErrFormat, key, r.start+int32(2*i), "not a hex digit")
+				v.fail(ErrFormat, key, int(r.start)+2*i, "not a hex digit")
 				return
 			}
 			out[i] = byte(hi<<4 | lo)
@@ -479,7 +483,8 @@ func rawSafe(s string) bool {
 			for j < len(rest) && isSpace(rest[j]) {
 				j++
 			}
-			if j == len(rest) || rest[j] == '}' || rest[j] == ',' && (j+1 >= len(rest) || afterCommaIn(rest[j+1:])) {
+			// At the end of s the closing quote follows, so that is safe.
+			if j < len(rest) && (rest[j] == '}' || rest[j] == ',' && afterCommaIn(rest[j+1:])) {
 				return false
 			}
 		}
