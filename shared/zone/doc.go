@@ -27,12 +27,12 @@
 // Operator extensions live in extra properties, which keep the document
 // GBFS-valid (the schema allows additional properties):
 //
-//	feature.id                       GeoJSON feature id (string or number): the zone's stable id
-//	properties.fleetedge.id          id when the feature has none (default "#<index>")
-//	properties.fleetedge.kind        operating_area | slow | no_ride | no_parking | parking (display only)
+//	feature.id                           GeoJSON feature id (string or number): the zone's stable id
+//	properties.fleetedge.id              id when the feature has none (default "#<index>")
+//	properties.fleetedge.kind            operating_area | slow | no_ride | no_parking | parking (display only)
 //	properties.fleetedge.alarm_on_entry  true: the gateway raises an alarm when a vehicle enters
-//	properties.fleetedge.schedule    [{"days": ["fri","sat"], "from": "22:00", "to": "06:00"}, ...]
-//	data.fleetedge.timezone          IANA time zone of the schedules (Options.Location overrides; default UTC)
+//	properties.fleetedge.schedule        [{"days": ["fri", "sat"], "from": "22:00", "to": "06:00"}, ...]
+//	data.fleetedge.timezone              IANA zone of the schedules (Options.Location overrides; default UTC)
 //
 // A schedule window is local wall-clock time in the city's time zone; days
 // default to every day; "to" may be "24:00"; a window whose "to" is not
@@ -54,8 +54,10 @@
 //     Inactive zones are ignored entirely.
 //  2. The containing zones are the active zones whose geometry contains p,
 //     visited in document order (earlier = higher precedence). Containment
-//     is planar in lon/lat, as GeoJSON defines polygon interiors; holes are
-//     excluded; a MultiPolygon contains p when any of its polygons does.
+//     is geo.Contains: planar in lon/lat, as GeoJSON defines polygon
+//     interiors; the boundary belongs to the zone (a point within ~1e-15°
+//     of an edge may go either way); holes are excluded; a MultiPolygon
+//     contains p when any of its polygons does.
 //  3. Within a zone, the rule that applies to v is the first rule whose
 //     vehicle_type_ids lists v, or that has no vehicle_type_ids (all types).
 //     A zone without such a rule is transparent for v: it still appears in
@@ -81,11 +83,22 @@
 //
 // # Index and cost
 //
-// Load builds a uniform grid over all zones (at most 65,536 cells). A cell
-// lists, in document order, each zone that touches it, flagged "full" when
-// the cell lies wholly inside the zone. Evaluating a point costs one cell
-// lookup, then a bounding-box check and a point-in-polygon test only for
-// zones whose boundary crosses that cell. See the package benchmarks.
+// Load builds a uniform grid over all zones (at most 65,536 cells, roughly
+// square on the ground). A cell lists, in document order, each zone that
+// touches it: "full" when the cell lies wholly inside the zone (no test
+// needed), otherwise with the zone's polygons clipped to the cell, usually
+// a handful of vertices. Evaluating a point costs one cell lookup plus one
+// small geo.Contains per zone boundary crossing that cell, however large
+// the zones are; EvaluateInto does not allocate. Measured on this machine
+// (BenchmarkEvaluate*): tens of ns for most points, under 1 µs in the
+// busiest cell of the Paris example and of a synthetic 500-zone city.
+//
+// Distances are geodesic on WGS84 (shared/geo). DistanceToBoundary costs
+// microseconds to tens of microseconds depending on the zone's vertex
+// count: call it when the set of containing zones changes (to apply
+// hysteresis), not on every fix. NearestRideEnd searches the zones whose
+// own rule allows ending, nearest bounding box first, and is meant for the
+// "end ride refused" path.
 //
 // # Concurrency
 //

@@ -13,7 +13,7 @@ import (
 // uniformly over the extent and close to zone vertices (where the
 // boundary-cell logic matters).
 func TestIndexMatchesBruteForce(t *testing.T) {
-	city := newSyntheticCity(t, 500, 1)
+	city := newSyntheticCity(t, 200, 1)
 	sets := map[string]*Set{
 		"paris": loadTestdata(t, "paris-geofencing_zones.json", Options{}),
 		"city":  loadTestdata(t, "city-geofencing_zones.json", Options{}),
@@ -22,7 +22,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sets["synthetic500"] = s
+	sets["synthetic200"] = s
 	// The same Paris set with no clip budget: every boundary cell tests
 	// the whole geometry.
 	unclipped := loadTestdata(t, "paris-geofencing_zones.json", Options{})
@@ -41,9 +41,9 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			g := &s.grid
-			n := 1500
+			n := 600
 			if testing.Short() {
-				n = 300
+				n = 150
 			}
 			var inside int
 			var v Verdict

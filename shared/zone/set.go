@@ -47,8 +47,8 @@ func newSet(zones []Zone, global []Rule, loc *time.Location, meta Meta, warnings
 	}
 	for i := range zones {
 		z := &zones[i]
-		// Zone.Index is the feature index in the document; inside the Set
-		// a zone is addressed by its position, which keeps the same order.
+		// Load refuses a document with any bad feature, so a zone's position
+		// in the Set always equals its feature index (Zone.Index).
 		s.ids[z.ID] = i
 		g := &s.geoms[i]
 		g.bound = z.Bound
