@@ -86,7 +86,7 @@ running() {
 }
 
 psql_admin() {
-	psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PG_PORT" -U postgres "$@"
+	PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PG_PORT" -U postgres "$@"
 }
 
 initdb_once() {
@@ -109,8 +109,10 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$SOCK'
 max_connections = 200
 password_encryption = 'scram-sha-256'
-# Slow-query visibility (MISSION.md, Security).
+# Slow-query visibility (MISSION.md, Security): slow statements in the log, and per-statement
+# totals in the pg_stat_statements view (readable by fleetedge_reporting).
 log_min_duration_statement = 250
+shared_preload_libraries = 'pg_stat_statements'
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }

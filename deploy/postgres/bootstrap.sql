@@ -33,3 +33,10 @@ SELECT format('CREATE DATABASE %I OWNER fleetedge_migrator ENCODING ''UTF8''', :
 -- Only our roles may connect, and nobody but the owner may create schemas or temp tables.
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO fleetedge_app, fleetedge_reporting', :'db') \gexec
+
+-- Slow-query visibility: per-statement totals (needs shared_preload_libraries =
+-- 'pg_stat_statements' in the server configuration). Statements are parameterised, so their
+-- text holds no rider data; reporting may read them.
+\connect :"db"
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT pg_read_all_stats TO fleetedge_reporting;

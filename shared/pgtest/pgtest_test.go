@@ -71,6 +71,7 @@ func databaseExists(t *testing.T, name string) bool {
 }
 
 func TestEmptyDatabasesAreFreshAndDropped(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for _, sub := range []string{"a", "b"} {
 		t.Run(sub, func(t *testing.T) {
@@ -101,6 +102,7 @@ func TestEmptyDatabasesAreFreshAndDropped(t *testing.T) {
 }
 
 func TestTemplateBuiltOncePerVersionAndCloned(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	version := "pgtest_self_" + randomHex(4)
 	dropTemplate(t, templateName(options{migrate: createWidgets(&calls), version: version}))
@@ -145,6 +147,7 @@ func TestTemplateBuiltOncePerVersionAndCloned(t *testing.T) {
 }
 
 func TestHalfBuiltTemplateIsRebuilt(t *testing.T) {
+	t.Parallel()
 	srv, err := ensureServer()
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +172,7 @@ func TestHalfBuiltTemplateIsRebuilt(t *testing.T) {
 }
 
 func TestParseEnv(t *testing.T) {
+	t.Parallel()
 	env := parseEnv([]byte("export A='x=1&y=2'\nB=plain\n\njunk\n"))
 	if env["A"] != "x=1&y=2" || env["B"] != "plain" || len(env) != 2 {
 		t.Fatalf("parseEnv = %v", env)
@@ -220,6 +224,7 @@ func BenchmarkNew(b *testing.B) {
 }
 
 func TestStaleTemplatesAreDropped(t *testing.T) {
+	t.Parallel()
 	srv, err := ensureServer()
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 // TestMigrationsDownAndUpAgain proves every Down section undoes its Up: the schema goes to
 // version 0 and back to the latest without errors.
 func TestMigrationsDownAndUpAgain(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(new(bytes.Buffer), nil))

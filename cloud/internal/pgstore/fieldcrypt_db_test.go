@@ -11,6 +11,7 @@ import (
 // TestSealedPhoneStoredAtRest stores a rider's phone sealed by fieldcrypt and proves the
 // database holds no plaintext, and that the stored pair opens only for its own row.
 func TestSealedPhoneStoredAtRest(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "e")

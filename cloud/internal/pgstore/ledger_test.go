@@ -12,6 +12,7 @@ import (
 )
 
 func TestLedgerRejectsUnbalancedTransactions(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "l")
@@ -57,6 +58,7 @@ func TestLedgerRejectsUnbalancedTransactions(t *testing.T) {
 }
 
 func TestLedgerChargesOnceAndBalancesAreSums(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "s")
@@ -143,6 +145,7 @@ func TestLedgerChargesOnceAndBalancesAreSums(t *testing.T) {
 }
 
 func TestLedgerIsAppendOnlyForTheApp(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "a")

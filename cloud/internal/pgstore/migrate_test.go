@@ -20,6 +20,7 @@ func testLogger(buf *bytes.Buffer) *slog.Logger {
 }
 
 func TestMigrateFromEmptyAndIdempotent(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t) // empty database, no template schema
 	ctx := t.Context()
 	var logs bytes.Buffer
@@ -58,6 +59,7 @@ func TestMigrateFromEmptyAndIdempotent(t *testing.T) {
 }
 
 func TestMigrateAndConnectRefuseSuperuser(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := t.Context()
 	if err := pgstore.Migrate(ctx, db.SuperuserDSN, testLogger(new(bytes.Buffer))); !errors.Is(err, pgstore.ErrSuperuser) {
@@ -86,6 +88,7 @@ func connect(t testing.TB, dsn string) *pgx.Conn {
 }
 
 func TestConcurrentMigrateIsSerialised(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := t.Context()
 	errs := make(chan error, 3)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestRolesAreNotPrivileged(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	for name, dsn := range map[string]string{"app": db.AppDSN, "migrator": db.MigratorDSN, "reporting": db.ReportingDSN} {
@@ -36,6 +37,7 @@ func TestRolesAreNotPrivileged(t *testing.T) {
 }
 
 func TestAppRoleHasDMLOnly(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "r")
@@ -83,6 +85,7 @@ func TestAppRoleHasDMLOnly(t *testing.T) {
 }
 
 func TestReportingRoleReadsOnly(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "p")
@@ -131,6 +134,7 @@ func TestReportingRoleReadsOnly(t *testing.T) {
 // TestDefaultPrivilegesCoverNewTables proves a later migration need not grant anything: a table
 // the migrator creates is DML for the app and read-only for reporting at once.
 func TestDefaultPrivilegesCoverNewTables(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	mig := connect(t, db.MigratorDSN)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRiderEmailUniqueCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	ins := `INSERT INTO riders (first_name, last_name, email) VALUES ('A', 'B', $1)`
@@ -32,6 +33,7 @@ func TestRiderEmailUniqueCaseInsensitive(t *testing.T) {
 }
 
 func TestConstraints(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	ctx := t.Context()
 	f := newFixture(t, ctx, db.Pool, "c")
