@@ -1,6 +1,3 @@
-// Package pgstoretest gives cloud tests a fresh PostgreSQL database at the latest fleetedge
-// schema: shared/pgtest with pgstore's embedded migrations plugged in. Every cloud test that
-// needs PostgreSQL calls New.
 package pgstoretest
 
 import (
