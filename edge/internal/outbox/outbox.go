@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -492,6 +493,11 @@ func (o *Outbox) run() {
 			}
 			o.commit(batch)
 			clear(batch)
+			// Let the callers just released re-enqueue before the next take:
+			// with N steady appenders batches grow from ~N/2 to ~3N/4 per
+			// commit (measured at N=64). A yield, not a timer: it adds no
+			// latency when nothing else is runnable.
+			runtime.Gosched()
 		}
 	}
 }
