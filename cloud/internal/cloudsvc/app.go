@@ -121,7 +121,11 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("cloud starting", "role", a.cfg.Role, "http", a.HTTPAddr(), "config", a.cfg)
 	begin := time.Now()
 	var runErr error
-	if runErr = a.start(ctx); runErr == nil {
+	if runErr = a.start(ctx); runErr != nil && ctx.Err() != nil {
+		// Asked to stop while starting (a signal during migrations): not a failure.
+		a.log.Info("cloud startup interrupted", "reason", context.Cause(ctx), "step_err", runErr)
+		runErr = nil
+	} else if runErr == nil {
 		a.health.SetReady()
 		close(a.started)
 		a.log.Info("cloud started", "role", a.cfg.Role, "http", a.HTTPAddr(), "nats", a.NATSURL(),

@@ -351,3 +351,32 @@ func TestNewRejectsBadConfigAndBusyPort(t *testing.T) {
 		t.Fatal("listener open after Close without Run")
 	}
 }
+
+func TestAppStartupInterrupted(t *testing.T) {
+	// A stop requested while a dependency is still being waited for is not a failure.
+	cfg := testConfig(t, RoleAPI)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClickHouse.DSN = Secret("clickhouse://" + dead + "/x?dial_timeout=200ms")
+	cfg.StartupTimeout = Duration(time.Minute)
+	app, cancel, runErr := startApp(t, cfg)
+	// Wait until startup is stuck on ClickHouse: /readyz names it as not started.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := get(t, "http://"+app.HTTPAddr()+"/readyz")
+		if strings.Contains(body, `"name":"postgres","ok":true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres never came up: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopApp(t, app, cancel, runErr)
+}

@@ -55,7 +55,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if cfg.URL == "" {
-		srv, err := startEmbedded(ctx, cfg.Embedded, log)
+		srv, err := startEmbedded(ctx, cfg.Embedded, cfg.Stream.MaxMsgSize, log)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +122,7 @@ func streamConfig(cfg StreamConfig) jetstream.StreamConfig {
 	}
 }
 
-func startEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*server.Server, error) {
+func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, log *slog.Logger) (*server.Server, error) {
 	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
 		return nil, fmt.Errorf("nats store dir: %w", err)
 	}
@@ -144,6 +144,10 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 		JetStreamMaxStore: cfg.MaxStore,
 		SyncAlways:        cfg.FsyncInterval == 0,
 		SyncInterval:      cfg.FsyncInterval,
+	}
+	if maxMsgSize > 1<<20 {
+		// nats-server refuses payloads above max_payload (1 MiB) before the stream sees them.
+		opts.MaxPayload = maxMsgSize
 	}
 	if opts.SyncAlways {
 		// Background flush interval still applies to index/metadata files; keep nats' default.

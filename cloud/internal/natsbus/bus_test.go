@@ -392,3 +392,19 @@ func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
 }
+
+func TestLargeMessages(t *testing.T) {
+	// A stream limit above nats' default max_payload (1 MiB) raises the server's limit too.
+	cfg := embeddedConfig(t, t.TempDir())
+	cfg.Stream.MaxMsgSize = 2 << 20
+	b := openBus(t, cfg)
+	defer closeBus(t, b)
+	big := make([]byte, 3<<19) // 1.5 MiB
+	if _, err := b.JetStream().Publish(t.Context(), link.TelemetrySubject("riga"), big, jetstream.WithMsgID("gw.1")); err != nil {
+		t.Fatalf("1.5 MiB publish with a 2 MiB limit: %v", err)
+	}
+	tooBig := make([]byte, 3<<20)
+	if _, err := b.JetStream().Publish(t.Context(), link.TelemetrySubject("riga"), tooBig, jetstream.WithMsgID("gw.2")); err == nil {
+		t.Fatal("3 MiB publish over a 2 MiB limit must fail")
+	}
+}

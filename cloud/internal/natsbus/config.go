@@ -149,8 +149,8 @@ func (c Config) Validate() error {
 	if s.MaxBytes == 0 || s.MaxBytes < -1 {
 		bad("stream max bytes %d must be > 0 or -1 (unlimited)", s.MaxBytes)
 	}
-	if s.MaxMsgSize == 0 || s.MaxMsgSize < -1 {
-		bad("stream max msg size %d must be > 0 or -1 (server limit)", s.MaxMsgSize)
+	if s.MaxMsgSize == 0 || s.MaxMsgSize < -1 || s.MaxMsgSize > 64<<20 {
+		bad("stream max msg size %d must be 1..64 MiB or -1 (server limit)", s.MaxMsgSize)
 	}
 	if s.Replicas < 1 || s.Replicas > 5 {
 		bad("stream replicas %d must be 1..5", s.Replicas)
