@@ -73,10 +73,14 @@ install() {
 }
 
 prepare_dir() {
+	# The parent must be traversable by the server's user even under a umask of 077.
+	[ -d "$(dirname "$PG_DIR")" ] || mkdir -p -m 0755 "$(dirname "$PG_DIR")"
 	mkdir -p "$PG_DIR"
 	if [ "$(id -u)" -eq 0 ]; then
 		id postgres >/dev/null 2>&1 || die "OS user 'postgres' is missing (it comes with the postgresql-15 package)"
 		chown postgres: "$PG_DIR"
+		runuser -u postgres -- test -x "$PG_DIR" 2>/dev/null ||
+			die "user postgres cannot reach $PG_DIR (a parent directory is private): set FLEETEDGE_PG_DIR"
 	fi
 	chmod 0700 "$PG_DIR"
 }
