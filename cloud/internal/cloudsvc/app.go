@@ -82,7 +82,11 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	mux := obs.NewMux(a.reg, a.health, log.With("component", "http"))
 	// Later issues: when cfg.Role.HasAPI(), mount the admin and rider APIs on mux here.
-	srv, err := obs.Listen(cfg.HTTP.Addr, mux, log.With("component", "http"))
+	handler, err := obs.InstrumentHTTP(a.reg, mux)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	srv, err := obs.Listen(cfg.HTTP.Addr, handler, log.With("component", "http"))
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}

@@ -184,7 +184,8 @@ func TestAppAllRoles(t *testing.T) {
 	code, body := get(t, "http://"+app.HTTPAddr()+"/metrics")
 	if code != 200 || !strings.Contains(body, `fleetedge_cloud_info{role="all"} 1`) ||
 		!strings.Contains(body, `fleetedge_nats_stream_messages{stream="FLEET_UP"} 1`) ||
-		!strings.Contains(body, "fleetedge_nats_connected 1") {
+		!strings.Contains(body, "fleetedge_nats_connected 1") ||
+		!strings.Contains(body, `fleetedge_http_request_duration_seconds_count{code="200",method="GET",route="GET /readyz"}`) {
 		t.Fatalf("/metrics = %d, missing cloud or nats metrics:\n%.2000s", code, body)
 	}
 
