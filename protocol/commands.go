@@ -95,7 +95,7 @@ func Validate(m Message) error {
 	if m == nil {
 		return &ValidationError{Kind: ErrUnknownCode, Msg: "nil message"}
 	}
-	_, err := appendMessage(nil, m, Quirks{}, "")
+	_, err := appendMessage(nil, m, Quirks{})
 	return err
 }
 
@@ -396,7 +396,10 @@ func parseSmall(s string, lo, hi int) (int, error) {
 	if len(s) == 0 || len(s) > 5 || !allDigits(s) {
 		return 0, errors.New("want 1–5 digits")
 	}
-	n, _ := strconv.Atoi(s) // cannot fail: ≤ 5 digits
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
 	if n < lo || n > hi {
 		return 0, errors.New("valid range " + strconv.Itoa(lo) + "–" + strconv.Itoa(hi))
 	}

@@ -54,7 +54,7 @@ func EncodeCommandQuirks(v VehicleID, c Command, q Quirks) (Packet, error) {
 	if c == nil {
 		return Packet{}, &ValidationError{Kind: ErrUnknownCode, Msg: "nil command"}
 	}
-	p, err := appendMessage(make([]byte, 0, 32), c, q, "")
+	p, err := appendMessage(make([]byte, 0, 32), c, q)
 	if err != nil {
 		return Packet{}, err
 	}
@@ -66,7 +66,7 @@ func AppendCommand(dst []byte, c Command, q Quirks) ([]byte, error) {
 	if c == nil {
 		return dst, &ValidationError{Kind: ErrUnknownCode, Msg: "nil command"}
 	}
-	return appendMessage(dst, c, q, "")
+	return appendMessage(dst, c, q)
 }
 
 // EncodeReport encodes a scooter→server message with its registry topic
@@ -78,7 +78,7 @@ func EncodeReport(r Report, q Quirks) (Packet, error) {
 	if r == nil {
 		return Packet{}, &ValidationError{Kind: ErrUnknownCode, Msg: "nil report"}
 	}
-	p, err := appendMessage(make([]byte, 0, 64), r, q, "")
+	p, err := appendMessage(make([]byte, 0, 64), r, q)
 	if err != nil {
 		return Packet{}, err
 	}
@@ -91,10 +91,10 @@ func AppendReport(dst []byte, r Report, q Quirks) ([]byte, error) {
 	if r == nil {
 		return dst, &ValidationError{Kind: ErrUnknownCode, Msg: "nil report"}
 	}
-	return appendMessage(dst, r, q, "")
+	return appendMessage(dst, r, q)
 }
 
-func appendMessage(dst []byte, m Message, q Quirks, _ string) ([]byte, error) {
+func appendMessage(dst []byte, m Message, q Quirks) ([]byte, error) {
 	code := m.Code()
 	s := specFor(code)
 	if s == nil {
@@ -112,7 +112,7 @@ func appendMessage(dst []byte, m Message, q Quirks, _ string) ([]byte, error) {
 				return dst, &ValidationError{Kind: ErrFormat, Code: code, Field: "i", Msg: err.Msg}
 			}
 			v.key('i')
-			if q.UnquotedStrings {
+			if q.UnquotedStrings && bareSafe(string(h.From)) {
 				v.e.buf = append(v.e.buf, h.From...)
 			} else {
 				v.e.buf = append(append(append(v.e.buf, '"'), h.From...), '"')

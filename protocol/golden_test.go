@@ -103,6 +103,7 @@ var goldenCases = []goldenCase{
 	{"101-set-server-params", "12AB", `{"a":101,"u":"18.180.156.177:1883:user:pass:"}`},
 	{"101-set-server-params-unquoted", "12AB", `{"a":101,"u":18.180.156.177:1883:user:pass:}`},
 	{"102-set-server-params-reply-empty-s", "bike", `{"a":102,"i":"12AB","s":}`},
+	{"102-set-server-params-reply-null-s", "bike", `{"a":102,"i":"12AB","s":null,"t":"42"}`},
 	{"103-set-serial-number-unquoted", "12AB", `{"a":103,"u":SN123:}`},
 	{"104-set-serial-number-reply", "bike", `{"a":104,"i":"12AB","s":0}`},
 	{"105-motor-unlock", "12AB", `{"a":105}`},

@@ -1,4 +1,6 @@
-// Code generated once from code.go by hand-run script; keep in sync (TestRegistryMatchesTypes checks).
+// Per-code boilerplate: Code methods, the command marker, and the decode
+// switch. Written from the constants in code.go; TestRegistry and the round
+// trip tests fail if a code is missing here.
 
 package protocol
 

@@ -23,13 +23,13 @@ const (
 
 func genVehicle() *rapid.Generator[VehicleID] {
 	return rapid.Custom(func(t *rapid.T) VehicleID {
-		s := rapid.StringMatching(idRE).Filter(func(s string) bool { return s != "bike" && s != "o" }).Draw(t, "vehicle")
+		s := rapid.OneOf(rapid.StringMatching(idRE), rapid.Just("null")).Filter(func(s string) bool { return s != "bike" && s != "o" }).Draw(t, "vehicle")
 		return VehicleID(s)
 	})
 }
 
 // trickyStrings exercise the quirk encoders' safety checks.
-var trickyStrings = []string{`","s":1`, `"`, `}`, `,`, `,}`, `a,b:c`, `x", "t":`, `\`, `\"`, "tab\there", "nl\n", `{"k":1}`, "ünï€ode", " lead", "trail ", `,"`, `""`, `:`, "0"}
+var trickyStrings = []string{"null", `","s":1`, `"`, `}`, `,`, `,}`, `a,b:c`, `x", "t":`, `\`, `\"`, "tab\there", "nl\n", `{"k":1}`, "ünï€ode", " lead", "trail ", `,"`, `""`, `:`, "0"}
 
 func genText(fs *FieldSpec) *rapid.Generator[string] {
 	arb := rapid.StringOfN(rapid.Rune(), int(fs.Min), int(fs.Max), int(fs.Max))

@@ -154,6 +154,9 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 			for e > s && isSpace(p[e-1]) {
 				e--
 			}
+			if e-s == 4 && string(p[s:e]) == "null" {
+				e = s // null is no value, like "s":}
+			}
 			rv.start, rv.end = uint16(s), uint16(e)
 			i = j
 		}

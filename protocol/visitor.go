@@ -450,10 +450,10 @@ func appendEscaped(dst []byte, s string) []byte {
 }
 
 // bareSafe reports whether s, written unquoted, is read back unchanged:
-// non-empty, no surrounding blanks, no byte that starts a string or nested
+// non-empty, not null, no surrounding blanks, no byte that starts a string or nested
 // value, no '}' and no comma that looks like the start of the next member.
 func bareSafe(s string) bool {
-	if len(s) == 0 || isSpace(s[0]) || isSpace(s[len(s)-1]) || s[0] == '"' || s[0] == '{' || s[0] == '[' {
+	if len(s) == 0 || s == "null" || isSpace(s[0]) || isSpace(s[len(s)-1]) || s[0] == '"' || s[0] == '{' || s[0] == '[' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
