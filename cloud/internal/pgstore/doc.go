@@ -12,6 +12,9 @@
 //   - every ledger transaction's entries sum to zero per currency (deferred constraint trigger),
 //     and a balance is the sum of its account's entries (views ledger_account_balances and
 //     rider_balances), never a stored number;
+//   - ledger rows are append-only for the app; to serialise "check balance, then post" lock the
+//     account row (SELECT … FOR UPDATE, or touch ledger_accounts.last_posted_at, the one column
+//     the app may update);
 //   - a ride is charged once and a payment credited once (partial unique indexes);
 //   - rider and admin emails are unique whatever their case;
 //   - sensitive columns (phone, payment-method token, TOTP secret) hold fieldcrypt

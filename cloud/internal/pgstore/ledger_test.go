@@ -163,6 +163,28 @@ func TestLedgerIsAppendOnlyForTheApp(t *testing.T) {
 			t.Errorf("%s: err = %v, want permission denied", q, err)
 		}
 	}
+	// Accounts: the app may lock a row to serialise balance checks, and touch last_posted_at,
+	// nothing else.
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE`, f.riderAcct).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE ledger_accounts SET last_posted_at = now() WHERE id = $1`, f.riderAcct)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("app locking and touching its account row: %v", err)
+	}
+	for _, q := range []string{
+		`UPDATE ledger_accounts SET currency = 'USD' WHERE id = $1`,
+		`UPDATE ledger_accounts SET rider_id = NULL, kind = 'revenue' WHERE id = $1`,
+		`DELETE FROM ledger_accounts WHERE id = $1`,
+	} {
+		if _, err := db.Pool.Exec(ctx, q, f.riderAcct); sqlState(err) != codeNoPrivilege {
+			t.Errorf("%s: err = %v, want permission denied", q, err)
+		}
+	}
 	// Even the owner cannot unbalance a committed transaction: the deferred check runs on UPDATE.
 	mig, err := pgx.Connect(ctx, db.MigratorDSN)
 	if err != nil {

@@ -17,6 +17,9 @@ CREATE TABLE ledger_accounts (
     rider_id   uuid REFERENCES riders (id),
     currency   char(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- The one column the app may update: touching it (or SELECT … FOR UPDATE, which needs an
+    -- UPDATE grant) locks the account row, serialising "check balance, then post" per account.
+    last_posted_at timestamptz,
     UNIQUE (id, currency),
     CONSTRAINT ledger_accounts_rider_iff_balance CHECK ((kind = 'rider_balance') = (rider_id IS NOT NULL))
 );
@@ -95,6 +98,7 @@ CREATE CONSTRAINT TRIGGER ledger_transactions_have_entries
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_assert_balanced();
 
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger_accounts, ledger_transactions, ledger_entries FROM fleetedge_app;
+GRANT UPDATE (last_posted_at) ON ledger_accounts TO fleetedge_app;
 
 CREATE VIEW ledger_account_balances AS
     SELECT a.id AS account_id, a.kind, a.rider_id, a.currency,
