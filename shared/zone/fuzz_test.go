@@ -54,8 +54,13 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		// Probe each zone's first vertex, centre of its box, and a point
-		// just outside it.
+		// Probe fixed points, then each zone's first vertex, the centre of
+		// its box, and a point just outside it.
+		for _, p := range []orb.Point{{0, 0}, {0.5, 0.5}, {-3.7, 40.42}} {
+			if v, b := s.Evaluate(p, "scooter", at[0]), s.evaluateBrute(p, "scooter", at[0]); !verdictEqual(v, b) {
+				t.Fatalf("point %v: indexed %+v, brute force %+v", p, v, b)
+			}
+		}
 		for i := 0; i < s.Len() && i < 8; i++ {
 			z, err := s.Zone(i)
 			if err != nil {

@@ -75,7 +75,7 @@ type grid struct {
 // outside the grid (or not a finite point).
 func (g *grid) cell(p orb.Point) []entry {
 	x, y := p[0], p[1]
-	if !(x >= g.minX && x <= g.maxX && y >= g.minY && y <= g.maxY) {
+	if g.nx == 0 || !(x >= g.minX && x <= g.maxX && y >= g.minY && y <= g.maxY) {
 		return nil
 	}
 	ix := int((x - g.minX) * g.invW)

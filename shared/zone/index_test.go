@@ -95,8 +95,10 @@ func TestEvaluateOddPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := empty.Evaluate(ptPlaza, "x", parisNow); v.RulesFrom != SourceGlobal || !v.RideThroughAllowed || v.RideEndAllowed {
-		t.Errorf("empty set: %+v", v)
+	for _, p := range []orb.Point{ptPlaza, {0, 0}} {
+		if v := empty.Evaluate(p, "x", parisNow); v.RulesFrom != SourceGlobal || !v.RideThroughAllowed || v.RideEndAllowed {
+			t.Errorf("empty set at %v: %+v", p, v)
+		}
 	}
 }
 
