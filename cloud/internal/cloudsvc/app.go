@@ -133,7 +133,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.health.SetReady()
 		close(a.started)
 		a.log.Info("cloud started", "role", a.cfg.Role, "http", a.HTTPAddr(), "nats", a.NATSURL(),
-			"startup", time.Since(begin).Round(time.Millisecond))
+			"startup_ms", time.Since(begin).Milliseconds())
 		select {
 		case <-ctx.Done():
 			a.log.Info("cloud stopping", "reason", context.Cause(ctx))

@@ -340,11 +340,12 @@ var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 
 func validHostname(h string) bool { return len(h) <= 253 && hostnameRE.MatchString(h) }
 
-// LogValue logs the configuration with secrets masked (Secret fields mask themselves).
+// LogValue logs the configuration with secrets masked (Secret fields mask themselves): a
+// nested object in JSON logs, one quoted JSON string in text logs.
 func (c Config) LogValue() slog.Value {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return slog.StringValue("unprintable: " + err.Error())
 	}
-	return slog.StringValue(string(b))
+	return slog.AnyValue(json.RawMessage(b))
 }

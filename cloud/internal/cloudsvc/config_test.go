@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -170,7 +171,7 @@ func TestSecretsMasked(t *testing.T) {
 	c := Default()
 	c.Postgres.DSN = "postgres://app:s3cret@db/x"
 	c.NATS.URL = "nats://u:s3cret@n:4222"
-	if v := c.LogValue().String(); strings.Contains(v, "s3cret") || strings.Contains(v, "fleetedge-migrator-dev") || !strings.Contains(v, "xxxxx") {
+	if v := fmt.Sprintf("%s", c.LogValue().Any()); strings.Contains(v, "s3cret") || strings.Contains(v, "fleetedge-migrator-dev") || !strings.Contains(v, "xxxxx") {
 		t.Errorf("config log value leaks or is not masked: %s", v)
 	}
 }

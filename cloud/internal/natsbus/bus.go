@@ -42,7 +42,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		nats.Timeout(cfg.ConnectTimeout),
 		nats.MaxReconnects(-1), // a cloud replica never gives up on its bus; readiness reports it
 		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: our own Close/Drain
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", Redact(nc.ConnectedUrl())) }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
