@@ -19,11 +19,20 @@ import (
 // area. Evaluating a point therefore costs one cell lookup plus one small
 // point-in-polygon test per zone boundary crossing that cell.
 //
-// Correctness argument for "full" cells: edges are rasterised onto every
-// cell they come within a small margin of, so a cell without a boundary
-// mark contains no part of the zone's boundary; any two 4-adjacent unmarked
-// cells are on the same side of it; one containment test on one cell centre
-// of each connected unmarked region decides the whole region.
+// Why "full" cells need no test: edges are rasterised onto every cell they
+// come within a small margin of, so an unmarked cell contains no part of
+// the zone's boundary; containment only changes across edges, so any two
+// 4-adjacent unmarked cells agree, and one containment test on one cell
+// centre of each connected unmarked region decides the whole region.
+//
+// Why clipped geometry gives the same answer: each Sutherland–Hodgman step
+// replaces an excursion of a ring beyond one side of the (widened) cell by
+// a segment along that side; excursion and segment form a closed loop in
+// the outer half-plane, which winds zero times around any point of the
+// cell, so every ring keeps its winding number, hence its crossing parity,
+// for points inside the cell, self-intersecting rings included. Query
+// points are inside the widened cell by construction. FuzzIndex and
+// TestIndexMatchesBruteForce compare against whole-geometry tests.
 
 // Grid bounds: at most maxCells cells, and the expected number of entries
 // is kept under maxEntries by using coarser cells when zones are large.
