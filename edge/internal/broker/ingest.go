@@ -1,0 +1,521 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	live "github.com/fleetedge/fleetedge/edge/internal/fleet" // "fleet" is a test helper in this package
+	"github.com/fleetedge/fleetedge/edge/internal/outbox"
+	"github.com/fleetedge/fleetedge/protocol"
+	"github.com/fleetedge/fleetedge/protocol/link"
+)
+
+// KindReport is the outbox Kind of a scooter report record; its payload is
+// EncodeReport(topic, raw MQTT payload).
+const KindReport = "report"
+
+// ErrReportRecord reports an outbox report payload that DecodeReport cannot split.
+var ErrReportRecord = errors.New("broker: malformed report record")
+
+// EncodeReport builds the outbox payload of a report: the MQTT topic, a
+// newline, then the raw payload exactly as received. Topics that reach the
+// ingest are "bike", "o" or a vehicle number, none of which contains a newline.
+func EncodeReport(topic string, payload []byte) []byte {
+	b := make([]byte, 0, len(topic)+1+len(payload))
+	b = append(b, topic...)
+	b = append(b, '\n')
+	return append(b, payload...)
+}
+
+// DecodeReport splits an outbox report payload into topic and raw payload.
+func DecodeReport(p []byte) (topic string, payload []byte, err error) {
+	i := bytes.IndexByte(p, '\n')
+	if i <= 0 {
+		return "", nil, ErrReportRecord
+	}
+	return string(p[:i]), p[i+1:], nil
+}
+
+// Store is where the ingest puts records: the outbox. Append returns once the
+// record is durable; AppendAsync queues it (done runs on the committer).
+type Store interface {
+	Append(ctx context.Context, r outbox.Record) (uint64, error)
+	AppendAsync(r outbox.Record, done func(seq uint64, err error)) error
+}
+
+// Rules reacts to an accepted report after the live state was updated. It is
+// called on the scooter's connection goroutine before the ingest waits for the
+// disk, so it must not block on I/O: commands it decides on are enqueued
+// asynchronously. The events it returns are stored with the report.
+type Rules interface {
+	OnUpdate(u live.Update, msg protocol.Report, now time.Time) []link.Event
+}
+
+// Replies receives every reply (a code that answers a command) so the command
+// queue can match it to the oldest pending command. Must not block on I/O.
+type Replies interface {
+	OnReply(vehicle protocol.VehicleID, msg protocol.Report, now time.Time)
+}
+
+// Clock is the ingest's time source.
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// IngestOptions wire the ingest hook. Store and Fleet are required.
+type IngestOptions struct {
+	Store   Store
+	Fleet   *live.Fleet
+	Rules   Rules   // optional
+	Replies Replies // optional
+	Clock   Clock   // wall clock if nil
+	Logger  *slog.Logger
+	// Registerer receives the ingest metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	// MaxLoggedBytes caps the raw payload bytes logged for a bad message (256 if 0).
+	MaxLoggedBytes int
+	// LogsPerSecond caps warnings about bad messages (10 if 0); the rest are
+	// counted and summarised in the next warning.
+	LogsPerSecond int
+}
+
+// Ingest is the mochi hook that turns scooter publishes into live state, rule
+// evaluations and durable outbox records (see gateway.md, "Ingest path"):
+//
+//  1. decode; a bad message is counted by kind, logged (rate-limited, raw bytes
+//     capped) and dropped;
+//  2. the payload's vehicle must be the authenticated client (else dropped,
+//     counted, security event);
+//  3. fleet.Apply; 4. Rules.OnUpdate (before the disk wait); 5. Replies.OnReply;
+//  6. the report (and generated events) go to the outbox — for QoS 1 the hook
+//     returns only when the report is durable, so mochi's PUBACK follows
+//     durability; if the store fails, no PUBACK is sent and the client is
+//     disconnected so it resends;
+//  7. the message is never delivered to other subscribers (CodeSuccessIgnore).
+//
+// It also turns session start/end into fleet online/offline and state_changed
+// events. It provides no authentication or ACL (the AuthHook is the only
+// authority). Publishes from the server's inline client (commands) pass
+// through untouched.
+//
+// Concurrency: OnPublish runs on each client's own goroutine; everything it
+// touches is safe for concurrent use. Close cancels the context of blocked
+// Appends (their publishes are then not acknowledged).
+type Ingest struct {
+	mqtt.HookBase
+	store   Store
+	fleet   *live.Fleet
+	rules   Rules
+	replies Replies
+	clock   Clock
+	log     *slog.Logger
+	maxLog  int
+	limiter *logLimiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// sessions maps a client id to its current *mqtt.Client, so the end of a
+	// session taken over by a reconnect does not mark the vehicle offline.
+	sessions sync.Map
+
+	m ingestMetrics
+}
+
+type ingestMetrics struct {
+	received     prometheus.Counter
+	byCode       [256]prometheus.Counter
+	decodeErrors map[protocol.ErrorKind]prometheus.Counter
+	decodeOther  prometheus.Counter
+	spoofed      prometheus.Counter
+	storeErrors  prometheus.Counter
+	events       *prometheus.CounterVec
+	latency      prometheus.Histogram
+	connected    prometheus.Gauge
+	sessions     prometheus.Counter
+}
+
+// IngestStats are the ingest counters for tests and logs (read from metrics).
+type IngestStats struct {
+	Received, Accepted, DecodeErrors, Spoofed, StoreErrors uint64
+}
+
+// decodeKindLabels are the label values of fleetedge_ingest_decode_errors_total.
+var decodeKindLabels = map[protocol.ErrorKind]string{
+	protocol.ErrTooLarge:     "too_large",
+	protocol.ErrSyntax:       "syntax",
+	protocol.ErrUnknownCode:  "unknown_code",
+	protocol.ErrMissingField: "missing_field",
+	protocol.ErrUnknownField: "unknown_field",
+	protocol.ErrType:         "type",
+	protocol.ErrRange:        "range",
+	protocol.ErrFormat:       "format",
+	protocol.ErrTopic:        "topic",
+	protocol.ErrDirection:    "direction",
+}
+
+// NewIngest builds the hook and registers its metrics.
+func NewIngest(opts IngestOptions) (*Ingest, error) {
+	if opts.Store == nil || opts.Fleet == nil {
+		return nil, errors.New("broker: ingest needs a store and a fleet")
+	}
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxLoggedBytes <= 0 {
+		opts.MaxLoggedBytes = 256
+	}
+	if opts.LogsPerSecond <= 0 {
+		opts.LogsPerSecond = 10
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Ingest{
+		store: opts.Store, fleet: opts.Fleet, rules: opts.Rules, replies: opts.Replies,
+		clock: opts.Clock, log: opts.Logger.With("component", "ingest"), maxLog: opts.MaxLoggedBytes,
+		limiter: &logLimiter{perSecond: opts.LogsPerSecond},
+		ctx:     ctx, cancel: cancel,
+	}
+	if err := h.initMetrics(opts.Registerer); err != nil {
+		cancel()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Ingest) initMetrics(reg prometheus.Registerer) error {
+	byCode := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fleetedge_ingest_messages_total",
+		Help: "Scooter messages accepted by the ingest, by message code.",
+	}, []string{"code"})
+	decode := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fleetedge_ingest_decode_errors_total",
+		Help: "Scooter messages dropped because they did not decode, by error kind.",
+	}, []string{"kind"})
+	m := ingestMetrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetedge_ingest_received_total",
+			Help: "Scooter publishes seen by the ingest (accepted or not).",
+		}),
+		decodeErrors: make(map[protocol.ErrorKind]prometheus.Counter, len(decodeKindLabels)),
+		decodeOther:  decode.WithLabelValues("other"),
+		spoofed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetedge_ingest_spoofed_total",
+			Help: "Reports dropped because their vehicle (\"i\") is not the authenticated client (security events).",
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetedge_ingest_store_errors_total",
+			Help: "Records the outbox failed to store (the publish was not acknowledged).",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetedge_ingest_events_total",
+			Help: "Events generated by the ingest and queued to the outbox, by kind.",
+		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fleetedge_ingest_latency_seconds",
+			Help:    "Time from receiving an accepted publish to returning (includes the durable append for QoS 1).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetedge_vehicles_connected",
+			Help: "Vehicles with an established MQTT session.",
+		}),
+		sessions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetedge_ingest_sessions_total",
+			Help: "MQTT sessions established by vehicles.",
+		}),
+	}
+	for _, s := range protocol.Specs() {
+		if s.Direction != protocol.ToScooter && s.Code >= 0 && int(s.Code) < len(m.byCode) {
+			m.byCode[s.Code] = byCode.WithLabelValues(strconv.Itoa(int(s.Code)))
+		}
+	}
+	for k, l := range decodeKindLabels {
+		m.decodeErrors[k] = decode.WithLabelValues(l)
+	}
+	h.m = m
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{m.received, byCode, decode, m.spoofed, m.storeErrors, m.events, m.latency, m.connected, m.sessions} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("broker: register ingest metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// ID identifies the hook to mochi.
+func (h *Ingest) ID() string { return "fleetedge-ingest" }
+
+// Provides declares the events the hook handles — never authentication or ACL.
+func (h *Ingest) Provides(b byte) bool {
+	return b == mqtt.OnPublish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+}
+
+// Close cancels Appends still waiting for the disk. Call it after the broker
+// has stopped and before closing the outbox.
+func (h *Ingest) Close() error {
+	h.cancel()
+	return nil
+}
+
+// OnPublish handles one scooter publish on its connection goroutine.
+func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil // the gateway's own commands to scooters
+	}
+	now := h.clock.Now()
+	h.m.received.Inc()
+	msg, err := protocol.Decode(pk.TopicName, pk.Payload)
+	if err != nil {
+		if de := (*protocol.DecodeError)(nil); errors.As(err, &de) && de.Kind == protocol.ErrTopic && de.Field == "i" {
+			// "i" differs from the client's own vehicle topic: a spoof attempt.
+			h.spoof(cl, pk, "", now)
+			return pk, packets.CodeSuccessIgnore
+		}
+		h.decodeError(cl, pk, err)
+		return pk, packets.CodeSuccessIgnore
+	}
+	rep, ok := msg.(protocol.Report)
+	if !ok {
+		h.decodeError(cl, pk, &protocol.DecodeError{Kind: protocol.ErrDirection, Code: msg.Code(), Offset: -1,
+			Msg: "a scooter published a server→scooter command"})
+		return pk, packets.CodeSuccessIgnore
+	}
+	vehicle := rep.Vehicle()
+	if string(vehicle) != cl.ID {
+		h.spoof(cl, pk, vehicle, now)
+		return pk, packets.CodeSuccessIgnore
+	}
+
+	upd := h.fleet.Apply(rep, now)
+	events := stateEvents(upd, now)
+	if h.rules != nil {
+		events = append(events, h.rules.OnUpdate(upd, rep, now)...)
+	}
+	if h.replies != nil {
+		if _, isReply := protocol.ReplyTo(rep.Code()); isReply {
+			h.replies.OnReply(vehicle, rep, now)
+		}
+	}
+	// Events are queued before the report: the committer takes requests in
+	// queue order, so they are durable no later than the report.
+	h.appendEvents(events)
+	rec := outbox.Record{Class: outbox.ClassTelemetry, Time: now, Vehicle: cl.ID, Kind: KindReport,
+		Payload: EncodeReport(pk.TopicName, pk.Payload)}
+	if pk.FixedHeader.Qos == 0 {
+		if err := h.store.AppendAsync(rec, h.asyncDone); err != nil {
+			h.storeFailed(cl, err)
+		}
+	} else if _, err := h.store.Append(h.ctx, rec); err != nil {
+		h.storeFailed(cl, err)
+		// No PUBACK: the scooter keeps the report and resends it after reconnecting.
+		cl.Stop(fmt.Errorf("broker: ingest store: %w", err))
+		return pk, packets.ErrRejectPacket
+	}
+	if c := h.counterFor(rep.Code()); c != nil {
+		c.Inc()
+	}
+	h.m.latency.Observe(h.clock.Now().Sub(now).Seconds())
+	return pk, packets.CodeSuccessIgnore
+}
+
+func (h *Ingest) counterFor(c protocol.Code) prometheus.Counter {
+	if c < 0 || int(c) >= len(h.m.byCode) {
+		return nil
+	}
+	return h.m.byCode[c]
+}
+
+// OnSessionEstablished marks the vehicle online.
+func (h *Ingest) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	prev, loaded := h.sessions.Swap(cl.ID, cl)
+	if !loaded || prev != cl {
+		h.m.sessions.Inc()
+	}
+	if !loaded {
+		h.m.connected.Inc()
+	}
+	now := h.clock.Now()
+	h.appendEvents(stateEvents(h.fleet.Connect(protocol.VehicleID(cl.ID), now), now))
+}
+
+// OnDisconnect marks the vehicle offline, unless a newer session of the same
+// vehicle has taken over.
+func (h *Ingest) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	if cl.Net.Inline || !h.sessions.CompareAndDelete(cl.ID, cl) {
+		return
+	}
+	h.m.connected.Dec()
+	now := h.clock.Now()
+	h.appendEvents(stateEvents(h.fleet.Disconnect(protocol.VehicleID(cl.ID), now), now))
+}
+
+// OnFleetUpdate stores the events of an update made outside a publish (the
+// fleet sweeper's "lost").
+func (h *Ingest) OnFleetUpdate(u live.Update, now time.Time) {
+	h.appendEvents(stateEvents(u, now))
+}
+
+// stateEvents turns connectivity and power changes into state_changed events.
+func stateEvents(u live.Update, now time.Time) []link.Event {
+	var out []link.Event
+	add := func(from, to string) {
+		out = append(out, link.Event{Vehicle: string(u.Vehicle.ID), Time: now, Kind: link.EventStateChanged,
+			State: &link.StateEvent{From: from, To: to}})
+	}
+	if u.Changes.Has(live.ChangeOnline | live.ChangeOffline | live.ChangeLost) {
+		add(u.PrevState.String(), u.Vehicle.State.String())
+	}
+	if u.Changes.Has(live.ChangePoweredOn) {
+		add("powered_off", "powered_on")
+	}
+	if u.Changes.Has(live.ChangePoweredOff) {
+		add("powered_on", "powered_off")
+	}
+	return out
+}
+
+func (h *Ingest) appendEvents(events []link.Event) {
+	for i := range events {
+		e := &events[i]
+		b, err := json.Marshal(e)
+		if err != nil { // unreachable for link.Event; counted rather than lost silently
+			h.storeFailed(nil, fmt.Errorf("broker: encode event: %w", err))
+			continue
+		}
+		rec := outbox.Record{Class: outbox.ClassEvent, Time: e.Time, Vehicle: e.Vehicle, Kind: string(e.Kind), Payload: b}
+		if err := h.store.AppendAsync(rec, h.asyncDone); err != nil {
+			h.storeFailed(nil, err)
+			continue
+		}
+		h.m.events.WithLabelValues(string(e.Kind)).Inc()
+	}
+}
+
+// asyncDone runs on the outbox committer: it must be quick.
+func (h *Ingest) asyncDone(_ uint64, err error) {
+	if err != nil {
+		h.m.storeErrors.Inc()
+	}
+}
+
+func (h *Ingest) storeFailed(cl *mqtt.Client, err error) {
+	h.m.storeErrors.Inc()
+	id := ""
+	if cl != nil {
+		id = cl.ID
+	}
+	if n, ok := h.limiter.allow(h.clock.Now()); ok {
+		h.log.Error("outbox append failed", "client", id, "err", err, "suppressed", n)
+	}
+}
+
+func (h *Ingest) decodeError(cl *mqtt.Client, pk packets.Packet, err error) {
+	kind := "other"
+	c := h.m.decodeOther
+	var k protocol.ErrorKind
+	if errors.As(err, &k) {
+		if kc, ok := h.m.decodeErrors[k]; ok {
+			c, kind = kc, decodeKindLabels[k]
+		}
+	}
+	c.Inc()
+	if n, ok := h.limiter.allow(h.clock.Now()); ok {
+		h.log.Warn("undecodable message dropped", "client", cl.ID, "topic", pk.TopicName, "kind", kind,
+			"err", err, "size", len(pk.Payload), "raw", h.capped(pk.Payload), "suppressed", n)
+	}
+}
+
+func (h *Ingest) spoof(cl *mqtt.Client, pk packets.Packet, claimed protocol.VehicleID, now time.Time) {
+	h.m.spoofed.Inc()
+	detail := "report for vehicle " + strconv.Quote(string(claimed)) + " on topic " + strconv.Quote(pk.TopicName)
+	if claimed == "" {
+		detail = "vehicle differs from the topic " + strconv.Quote(pk.TopicName)
+	}
+	h.appendEvents([]link.Event{{Vehicle: cl.ID, Time: now, Kind: link.EventSecurity,
+		Security: &link.SecurityEvent{Reason: "spoofed_vehicle", ClientID: cl.ID, Detail: detail}}})
+	if n, ok := h.limiter.allow(now); ok {
+		h.log.Warn("report for another vehicle dropped", "client", cl.ID, "claimed", string(claimed),
+			"topic", pk.TopicName, "raw", h.capped(pk.Payload), "suppressed", n)
+	}
+}
+
+func (h *Ingest) capped(p []byte) string {
+	if len(p) > h.maxLog {
+		return string(p[:h.maxLog]) + "…"
+	}
+	return string(p)
+}
+
+// Stats reads the ingest counters (for tests and shutdown logs).
+func (h *Ingest) Stats() IngestStats {
+	var s IngestStats
+	s.Received = counterValue(h.m.received)
+	for _, c := range h.m.byCode {
+		if c != nil {
+			s.Accepted += counterValue(c)
+		}
+	}
+	for _, c := range h.m.decodeErrors {
+		s.DecodeErrors += counterValue(c)
+	}
+	s.DecodeErrors += counterValue(h.m.decodeOther)
+	s.Spoofed = counterValue(h.m.spoofed)
+	s.StoreErrors = counterValue(h.m.storeErrors)
+	return s
+}
+
+// logLimiter allows perSecond log lines per second and counts the rest.
+type logLimiter struct {
+	perSecond  int
+	mu         sync.Mutex
+	window     int64 // unix second of the current window
+	n          int
+	suppressed atomic.Uint64
+}
+
+// allow reports whether to log now, and how many lines were suppressed since
+// the last allowed one.
+func (l *logLimiter) allow(now time.Time) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sec := now.Unix(); sec != l.window {
+		l.window, l.n = sec, 0
+	}
+	if l.n >= l.perSecond {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	l.n++
+	return l.suppressed.Swap(0), true
+}
+
+func counterValue(c prometheus.Counter) uint64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return uint64(m.GetCounter().GetValue())
+}

@@ -1,0 +1,372 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	live "github.com/fleetedge/fleetedge/edge/internal/fleet"
+	"github.com/fleetedge/fleetedge/edge/internal/outbox"
+	"github.com/fleetedge/fleetedge/protocol"
+	"github.com/fleetedge/fleetedge/protocol/link"
+)
+
+// gate wraps the outbox; while closed, a blocking Append waits before storing.
+type gate struct {
+	*outbox.Outbox
+	mu      sync.Mutex
+	open    chan struct{}
+	waiting atomic.Int32
+}
+
+func (g *gate) Append(ctx context.Context, r outbox.Record) (uint64, error) {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	if ch != nil {
+		g.waiting.Add(1)
+		<-ch
+	}
+	return g.Outbox.Append(ctx, r)
+}
+
+type ingestEnv struct {
+	srv     *Server
+	ingest  *Ingest
+	fleet   *live.Fleet
+	out     *outbox.Outbox
+	store   *gate
+	reg     *prometheus.Registry
+	secrets map[string]string
+}
+
+func startIngest(t *testing.T, ids ...string) *ingestEnv {
+	t.Helper()
+	creds, secrets := fleet(t, ids...)
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &ingestEnv{fleet: live.New(live.Options{}), out: ob, store: &gate{Outbox: ob},
+		reg: prometheus.NewRegistry(), secrets: secrets}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	env.ingest, err = NewIngest(IngestOptions{Store: env.store, Fleet: env.fleet, Logger: log, Registerer: env.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.srv, err = NewServer(Config{TCPAddr: "127.0.0.1:0"}, log, NewAuthHook(creds), env.ingest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		env.store.release()
+		_ = env.srv.Close()
+		_ = env.ingest.Close()
+		_ = ob.Close()
+	})
+	return env
+}
+
+func (g *gate) hold() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	if g.open != nil {
+		close(g.open)
+		g.open = nil
+	}
+	g.mu.Unlock()
+}
+
+func (e *ingestEnv) connect(t *testing.T, id string) paho.Client {
+	t.Helper()
+	c, err := connect(t, e.srv, id, id, e.secrets[id])
+	if err != nil {
+		t.Fatalf("connect %s: %v", id, err)
+	}
+	return c
+}
+
+func publish(t *testing.T, c paho.Client, topic string, qos byte, payload string) {
+	t.Helper()
+	tok := c.Publish(topic, qos, false, payload)
+	if !tok.WaitTimeout(5 * time.Second) {
+		t.Fatalf("publish %s: no PUBACK", payload)
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatalf("publish %s: %v", payload, err)
+	}
+}
+
+// records returns the outbox contents split into reports and events.
+func (e *ingestEnv) records(t *testing.T) (reports []string, events []link.Event) {
+	t.Helper()
+	recs, err := e.out.Read(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		switch r.Class {
+		case outbox.ClassTelemetry:
+			topic, p, err := DecodeReport(r.Payload)
+			if err != nil || r.Kind != KindReport || r.Vehicle == "" {
+				t.Fatalf("bad report record %+v: %v", r, err)
+			}
+			reports = append(reports, topic+" "+string(p))
+		case outbox.ClassEvent:
+			var ev link.Event
+			if err := json.Unmarshal(r.Payload, &ev); err != nil || string(ev.Kind) != r.Kind {
+				t.Fatalf("bad event record %+v: %v", r, err)
+			}
+			events = append(events, ev)
+		}
+	}
+	return reports, events
+}
+
+func TestIngestUpdatesLiveState(t *testing.T) {
+	env := startIngest(t, "A1")
+	a := env.connect(t, "A1")
+	waitFor(t, "online", func() bool { v, ok := env.fleet.Get("A1"); return ok && v.State == live.StateOnline })
+
+	// The scooter subscribes to its own topic: its reports must not come back.
+	var echo inbox
+	if tok := a.Subscribe("A1", 1, echo.add); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("subscribe own topic")
+	}
+	gps := `{"a":19,"i":"A1","g":"4123.4567,210.1234,0,0","t":1764072000}`
+	hb := `{"a":27,"i":"A1","b":77,"c":0,"s":0,"r":37.5,"v":25,"x":3}`
+	logReply := `{"a":78,"t":1,"b":"x","c":"","d":"","e":"","f":"","g":""}`
+	publish(t, a, "bike", 1, gps)
+	// PUBACK comes after Apply, so the state is visible at once.
+	v, _ := env.fleet.Get("A1")
+	if !v.Known.Has(live.FieldPosition) || v.Position.Lat < 41.39 || v.Position.Lat > 41.40 {
+		t.Fatalf("position not applied: %+v", v.Position)
+	}
+	publish(t, a, "bike", 1, hb)
+	publish(t, a, "A1", 1, logReply)
+	publish(t, a, "bike", 0, `{"a":98,"i":"A1","t":1,"x":21}`)
+	waitFor(t, "qos 0 applied", func() bool { v, _ := env.fleet.Get("A1"); return v.Signal == 21 })
+	v, _ = env.fleet.Get("A1")
+	if v.BatteryPct != 77 || !v.Powered || v.VoltageV != 37.5 || v.Messages != 4 {
+		t.Fatalf("heartbeat not applied: %+v", v)
+	}
+	waitFor(t, "4 reports stored", func() bool { r, _ := env.records(t); return len(r) == 4 })
+	reports, events := env.records(t)
+	want := []string{"bike " + gps, "bike " + hb, "A1 " + logReply, "bike " + `{"a":98,"i":"A1","t":1,"x":21}`}
+	for i := range want {
+		if reports[i] != want[i] {
+			t.Errorf("report %d = %s, want %s", i, reports[i], want[i])
+		}
+	}
+	var states []string
+	for _, e := range events {
+		if e.Kind == link.EventStateChanged {
+			states = append(states, e.State.From+">"+e.State.To)
+		}
+	}
+	if strings.Join(states, " ") != "offline>online powered_off>powered_on" {
+		t.Errorf("state events %v", states)
+	}
+	if got := metricValue(env.ingest.m.byCode[protocol.CodeGPSReport]); got != 1 {
+		t.Errorf("messages{code=19} = %v", got)
+	}
+	if got := metricValue(env.ingest.m.connected); got != 1 {
+		t.Errorf("connected = %v", got)
+	}
+	if n := len(echo.list()); n != 0 {
+		t.Fatalf("reports were delivered to a subscriber: %v", echo.list())
+	}
+
+	a.Disconnect(100)
+	waitFor(t, "offline", func() bool { v, _ := env.fleet.Get("A1"); return v.State == live.StateOffline })
+	waitFor(t, "gauge 0", func() bool { return metricValue(env.ingest.m.connected) == 0 })
+	waitFor(t, "offline event", func() bool {
+		_, ev := env.records(t)
+		last := ev[len(ev)-1]
+		return last.State != nil && last.State.To == "offline"
+	})
+}
+
+func TestIngestBadMessages(t *testing.T) {
+	env := startIngest(t, "A1", "B2")
+	a := env.connect(t, "A1")
+	b := env.connect(t, "B2")
+	bad := []struct {
+		name, topic, payload, kind string
+	}{
+		{"garbage", "bike", "\x00\xffnot json at all", "syntax"},
+		{"oversize", "bike", `{"a":27,"i":"A1","z":"` + strings.Repeat("x", protocol.MaxPayload) + `"}`, "too_large"},
+		{"unknown code", "bike", `{"a":999,"i":"A1"}`, "unknown_code"},
+		{"no vehicle", "bike", `{"a":27,"b":50}`, "missing_field"},
+		{"command from a scooter", "A1", `{"a":13,"k":2020}`, "direction"},
+		{"bad gps", "bike", `{"a":19,"i":"A1","g":"9999.0000,0.0,0,0","t":1}`, "range"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			c := env.ingest.m.decodeErrors[kindByLabel(t, tc.kind)]
+			before := metricValue(c)
+			// QoS 1: still PUBACKed, so the scooter does not resend it forever.
+			publish(t, a, tc.topic, 1, tc.payload)
+			if got := metricValue(c); got != before+1 {
+				t.Fatalf("decode errors{kind=%s} = %v, want %v", tc.kind, got, before+1)
+			}
+			// The other scooter is not blocked, and A is still connected.
+			publish(t, b, "bike", 1, `{"a":27,"i":"B2","b":60,"c":1}`)
+			if !a.IsConnectionOpen() {
+				t.Fatal("a bad message disconnected the scooter")
+			}
+		})
+	}
+	publish(t, a, "bike", 1, `{"a":27,"i":"A1","b":61,"c":1}`)
+	if v, _ := env.fleet.Get("A1"); v.BatteryPct != 61 {
+		t.Fatalf("A's good report after the bad ones was not applied: %+v", v)
+	}
+	reports, _ := env.records(t)
+	if len(reports) != len(bad)+1 {
+		t.Fatalf("stored %d reports, want only the %d good ones: %v", len(reports), len(bad)+1, reports)
+	}
+	for _, r := range reports {
+		if strings.Contains(r, `"i":"A1"`) && !strings.Contains(r, `"b":61`) {
+			t.Fatalf("a bad message was stored: %s", r)
+		}
+	}
+	if s := env.ingest.Stats(); s.DecodeErrors != uint64(len(bad)) || s.Accepted != uint64(len(bad)+1) {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func kindByLabel(t *testing.T, label string) protocol.ErrorKind {
+	for k, l := range decodeKindLabels {
+		if l == label {
+			return k
+		}
+	}
+	t.Fatalf("no kind %q", label)
+	return 0
+}
+
+func TestIngestSpoof(t *testing.T) {
+	env := startIngest(t, "A1", "B2")
+	a := env.connect(t, "A1")
+	// Shared topic with B's number, and A's own topic with B's number.
+	publish(t, a, "bike", 1, `{"a":27,"i":"B2","b":5,"c":0,"s":1}`)
+	publish(t, a, "A1", 1, `{"a":84,"i":"B2","s":1}`)
+	if got := env.ingest.Stats().Spoofed; got != 2 {
+		t.Fatalf("spoofed = %d, want 2", got)
+	}
+	if _, ok := env.fleet.Get("B2"); ok {
+		t.Fatal("a spoofed report created state for B2")
+	}
+	waitFor(t, "security events", func() bool {
+		_, ev := env.records(t)
+		n := 0
+		for _, e := range ev {
+			if e.Kind == link.EventSecurity && e.Security.ClientID == "A1" && e.Vehicle == "A1" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if reports, _ := env.records(t); len(reports) != 0 {
+		t.Fatalf("spoofed reports stored: %v", reports)
+	}
+	if !a.IsConnectionOpen() {
+		t.Fatal("spoofing client was disconnected (it should only be dropped and counted)")
+	}
+}
+
+// TestPubackAfterDurable holds the outbox append and checks that the scooter
+// gets no PUBACK until the record is stored.
+func TestPubackAfterDurable(t *testing.T) {
+	env := startIngest(t, "A1")
+	a := env.connect(t, "A1")
+	env.store.hold()
+	payload := `{"a":27,"i":"A1","b":42,"c":1}`
+	tok := a.Publish("bike", 1, false, payload)
+	waitFor(t, "append in progress", func() bool { return env.store.waiting.Load() == 1 })
+	if tok.WaitTimeout(200 * time.Millisecond) {
+		t.Fatal("PUBACK before the record was stored")
+	}
+	if r, _ := env.records(t); len(r) != 0 {
+		t.Fatalf("unexpected records %v", r)
+	}
+	env.store.release()
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("no PUBACK after the append: %v", tok.Error())
+	}
+	if r, _ := env.records(t); len(r) != 1 || r[0] != "bike "+payload {
+		t.Fatalf("records after PUBACK: %v", r)
+	}
+}
+
+// TestSessionTakeover: a reconnect with the same client id must not leave the
+// vehicle offline when the old session ends.
+func TestSessionTakeover(t *testing.T) {
+	env := startIngest(t, "A1")
+	first := env.connect(t, "A1")
+	env.connect(t, "A1") // takes over the first session
+	waitFor(t, "second session", func() bool { return metricValue(env.ingest.m.sessions) == 2 })
+	waitFor(t, "first session closed", func() bool { return !first.IsConnectionOpen() })
+	// The old session's OnDisconnect runs after its socket closed; give it a moment.
+	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "online", func() bool { v, _ := env.fleet.Get("A1"); return v.State == live.StateOnline })
+	if got := metricValue(env.ingest.m.connected); got != 1 {
+		t.Fatalf("connected = %v after a takeover", got)
+	}
+}
+
+func TestReportRecordRoundTrip(t *testing.T) {
+	topic, p, err := DecodeReport(EncodeReport("bike", []byte("{\"a\":1}\n")))
+	if err != nil || topic != "bike" || string(p) != "{\"a\":1}\n" {
+		t.Fatalf("round trip: %q %q %v", topic, p, err)
+	}
+	for _, bad := range []string{"", "\n{}", "bike"} {
+		if _, _, err := DecodeReport([]byte(bad)); err == nil {
+			t.Errorf("DecodeReport(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLogLimiter(t *testing.T) {
+	l := &logLimiter{perSecond: 2}
+	now := time.Unix(100, 0)
+	for i, want := range []bool{true, true, false, false} {
+		if _, ok := l.allow(now); ok != want {
+			t.Fatalf("call %d: %v", i, ok)
+		}
+	}
+	if n, ok := l.allow(now.Add(time.Second)); !ok || n != 2 {
+		t.Fatalf("next second: suppressed %d ok %v", n, ok)
+	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
