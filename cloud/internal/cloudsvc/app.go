@@ -38,7 +38,6 @@ type App struct {
 	started  chan struct{} // closed once every component of the role runs
 	ran      atomic.Bool
 	stopOnce sync.Once
-	stopErr  error
 	served   chan error // result of the HTTP serve goroutine; nil until Run starts it
 }
 
@@ -62,23 +61,15 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	if err := a.reg.Register(info); err != nil {
 		return nil, fmt.Errorf("cloud: metrics: %w", err)
 	}
-	checks := []struct {
-		name string
-		fn   obs.CheckFunc
-	}{
-		{"postgres", a.checkPostgres},
-		{"clickhouse", a.checkClickHouse},
-	}
+	err := errors.Join(
+		a.health.Add("postgres", a.checkPostgres),
+		a.health.Add("clickhouse", a.checkClickHouse),
+	)
 	if cfg.Role.HasIngest() {
-		checks = append(checks, struct {
-			name string
-			fn   obs.CheckFunc
-		}{"nats", a.checkNATS})
+		err = errors.Join(err, a.health.Add("nats", a.checkNATS))
 	}
-	for _, c := range checks {
-		if err := a.health.Add(c.name, c.fn); err != nil {
-			return nil, fmt.Errorf("cloud: %w", err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	mux := obs.NewMux(a.reg, a.health, log.With("component", "http"))
 	// Later issues: when cfg.Role.HasAPI(), mount the admin and rider APIs on mux here.
@@ -146,8 +137,9 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(runErr, a.stop(context.WithoutCancel(ctx)))
 }
 
-// Close releases everything still held; after Run returned it is a no-op. Safe to call more
-// than once, but not while Run runs: cancel Run's context to stop it.
+// Close releases everything still held; after Run returned it is a no-op returning nil (Run
+// already returned any shutdown error). Safe to call more than once, but not while Run runs:
+// cancel Run's context to stop it.
 func (a *App) Close() error { return a.stop(context.Background()) }
 
 // start opens the components of the role in dependence order, bounded by startup_timeout.
@@ -239,6 +231,7 @@ func permanent(err error) bool {
 // stop shuts down in the documented order, once. parent only carries values; its cancellation
 // is ignored so a cancelled Run still shuts down gracefully within shutdown_timeout.
 func (a *App) stop(parent context.Context) error {
+	var stopErr error
 	a.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), a.cfg.ShutdownTimeout.D())
 		defer cancel()
@@ -279,12 +272,12 @@ func (a *App) stop(parent context.Context) error {
 		if p := a.pg.Swap(nil); p != nil {
 			p.Close()
 		}
-		a.stopErr = errors.Join(errs...)
+		stopErr = errors.Join(errs...)
 		if a.ran.Load() {
-			a.log.Info("cloud stopped", "clean", a.stopErr == nil) // errors are returned, not logged here
+			a.log.Info("cloud stopped", "clean", stopErr == nil) // errors are returned, not logged here
 		}
 	})
-	return a.stopErr
+	return stopErr
 }
 
 func (a *App) checkPostgres(ctx context.Context) error {

@@ -131,6 +131,7 @@ func stopApp(t *testing.T, app *App, cancel context.CancelFunc, runErr <-chan er
 
 func TestAppAllRoles(t *testing.T) {
 	cfg := testConfig(t, RoleAll)
+	cfg.DrainDelay = Duration(time.Second)
 	base := runtime.NumGoroutine()
 	app, cancel, runErr := startApp(t, cfg)
 
@@ -189,6 +190,19 @@ func TestAppAllRoles(t *testing.T) {
 		t.Fatalf("/metrics = %d, missing cloud or nats metrics:\n%.2000s", code, body)
 	}
 
+	// Shutdown step 1: during drain_delay /readyz says "stopping" while HTTP still serves.
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := get(t, "http://"+app.HTTPAddr()+"/readyz")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, `"status":"stopping"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stopping phase: %d %s", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	stopApp(t, app, cancel, runErr)
 	checkNoLeak(t, base)
 }
