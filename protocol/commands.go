@@ -148,6 +148,63 @@ func NewCommand(code Code, fields map[string]any) (Command, error) {
 	return c, nil
 }
 
+// NewMessage returns a zero value of the type of code (e.g. *Heartbeat for
+// 27), for code that builds messages generically, such as a simulator
+// answering a command with its ExpectedReply.
+func NewMessage(code Code) (Message, bool) {
+	m := newMessage(code)
+	return m, m != nil
+}
+
+// NewReport builds any scooter→server message from its code, the sender and
+// a field map keyed by wire keys (values as for NewCommand). Fields left out
+// are absent (not in Header.Present). Errors are *ValidationError.
+func NewReport(code Code, from VehicleID, fields map[string]any) (Report, error) {
+	s := specFor(code)
+	if s == nil {
+		return nil, invalid(ErrUnknownCode, code, "a", "no such code")
+	}
+	if s.Direction != FromScooter {
+		return nil, invalid(ErrDirection, code, "a", "not a scooter→server message")
+	}
+	if err := checkVehicleID(string(from)); err != nil {
+		return nil, asValidation(err)
+	}
+	for k := range fields {
+		if len(k) != 1 || s.field(k[0]) == nil {
+			return nil, invalid(ErrUnknownField, code, k, "%s has no field %q", s.Name, k)
+		}
+	}
+	buf := make([]byte, 0, 64)
+	buf = append(buf, `{"a":`...)
+	buf = strconv.AppendInt(buf, int64(code), 10)
+	buf = append(buf, `,"i":"`...)
+	buf = append(buf, from...)
+	buf = append(buf, '"')
+	for i := range s.Fields {
+		fs := &s.Fields[i]
+		val, ok := fields[fs.Key]
+		if !ok || val == nil {
+			continue
+		}
+		buf = append(buf, ',', '"', fs.Key[0], '"', ':')
+		var err error
+		if buf, err = appendAny(buf, fs, code, val); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, '}')
+	m, err := Decode(string(from), buf)
+	if err != nil {
+		return nil, asValidation(err)
+	}
+	r, ok := m.(Report)
+	if !ok {
+		return nil, invalid(ErrDirection, code, "a", "not a report")
+	}
+	return r, nil
+}
+
 func toInt(val any) (int64, bool) {
 	switch x := val.(type) {
 	case int:

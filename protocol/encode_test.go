@@ -238,3 +238,39 @@ func TestLargestMessagesFit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNewReportAndNewMessage(t *testing.T) {
+	r, err := NewReport(CodeHeartbeat, "12AB", map[string]any{"b": 87, "r": 37.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := r.(*Heartbeat)
+	if hb.Battery != 87 || hb.Voltage != 37.5 || hb.From != "12AB" || hb.Fields().String() != "abir" {
+		t.Fatalf("got %#v", hb)
+	}
+	p, err := EncodeReport(r, Quirks{})
+	if err != nil || string(p.Payload) != `{"a":27,"i":"12AB","b":87,"r":37.5}` || p.Topic != "bike" || p.QoS != 1 {
+		t.Fatalf("%s %v", p.Payload, err)
+	}
+	if _, err := NewReport(CodeHeartbeat, "12AB", map[string]any{"b": 101}); !errors.Is(err, ErrRange) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := NewReport(CodePowerOn, "12AB", nil); !errors.Is(err, ErrDirection) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := NewReport(CodeHeartbeat, "bike", nil); !errors.Is(err, ErrFormat) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := NewReport(CodeHeartbeat, "12AB", map[string]any{"zz": 1}); !errors.Is(err, ErrUnknownField) {
+		t.Fatalf("got %v", err)
+	}
+	for _, s := range Specs() {
+		m, ok := NewMessage(s.Code)
+		if !ok || m.Code() != s.Code {
+			t.Fatalf("NewMessage(%d)", s.Code)
+		}
+	}
+	if _, ok := NewMessage(17); ok {
+		t.Fatal("NewMessage(17)")
+	}
+}

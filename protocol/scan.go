@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -113,16 +114,28 @@ func scanObject(p []byte, o *rawObject) *DecodeError {
 		case i < n && p[i] == '"':
 			j := i + 1
 			for {
-				if j >= n {
+				// Jump to the next quote (IndexByte is vectorised), then
+				// look for escapes only in the bytes jumped over.
+				k := bytes.IndexByte(p[j:], '"')
+				if k < 0 {
 					return synErr(i, "unterminated string")
 				}
-				c := p[j]
-				if c == '\\' {
-					rv.flags |= rvEscaped
-					j += 2
-					continue
+				if bytes.IndexByte(p[j:j+k], '\\') >= 0 {
+					// Slow path: an escape may hide this quote.
+					for j < n && p[j] != '"' {
+						if p[j] == '\\' {
+							rv.flags |= rvEscaped
+							j++
+						}
+						j++
+					}
+					if j >= n {
+						return synErr(i, "unterminated string")
+					}
+				} else {
+					j += k
 				}
-				if c == '"' && valueEndsAt(p, j+1) {
+				if valueEndsAt(p, j+1) {
 					break
 				}
 				j++
