@@ -216,6 +216,9 @@ func buildGrid(zones []Zone, contains func(z int, p orb.Point) bool, budget int)
 			}
 		}
 		clip := boundary*vertices <= budget
+		if clip && boundary > 0 {
+			clipper.setBounds(z.Geometry)
+		}
 		for k, m := range mark {
 			if m == 3 {
 				continue
@@ -277,29 +280,52 @@ func (g *grid) cellBound(cx, cy int) orb.Bound {
 }
 
 // ringClipper clips polygons to rectangles (Sutherland–Hodgman), reusing
-// its scratch buffers.
+// its scratch buffers. setBounds caches the ring bounding boxes of the
+// geometry about to be clipped to many cells.
 type ringClipper struct {
-	a, b []orb.Point
+	a, b   []orb.Point
+	bounds [][]orb.Bound // per polygon, per ring
+}
+
+func (c *ringClipper) setBounds(mp orb.MultiPolygon) {
+	c.bounds = c.bounds[:0]
+	for _, poly := range mp {
+		rb := make([]orb.Bound, len(poly))
+		for k, ring := range poly {
+			rb[k] = ringBound(ring)
+		}
+		c.bounds = append(c.bounds, rb)
+	}
+}
+
+// ringBound is ring.Bound() without orb's per-point overhead.
+func ringBound(r orb.Ring) orb.Bound {
+	if len(r) == 0 {
+		return orb.Bound{}
+	}
+	b := orb.Bound{Min: r[0], Max: r[0]}
+	for _, p := range r[1:] {
+		b.Min[0], b.Max[0] = math.Min(b.Min[0], p[0]), math.Max(b.Max[0], p[0])
+		b.Min[1], b.Max[1] = math.Min(b.Min[1], p[1]), math.Max(b.Max[1], p[1])
+	}
+	return b
 }
 
 // clip returns mp ∩ r as a MultiPolygon whose containment answer equals
 // mp's for every point strictly inside r, or nil when no polygon of mp
 // reaches into r. Clipped rings may have degenerate edges along r's sides;
-// they come in back-and-forth pairs and do not change which points lie
-// inside.
+// they do not change which points lie inside (see the package comment
+// top of this file). mp must be the geometry given to setBounds.
 func (c *ringClipper) clip(mp orb.MultiPolygon, r orb.Bound) orb.MultiPolygon {
 	var out orb.MultiPolygon
-	for _, poly := range mp {
-		if !poly.Bound().Intersects(r) {
-			continue
-		}
-		ext := c.clipRing(poly[0], r)
+	for pi, poly := range mp {
+		ext := c.clipRing(poly[0], c.bounds[pi][0], r)
 		if ext == nil {
 			continue
 		}
 		cp := orb.Polygon{ext}
-		for _, hole := range poly[1:] {
-			if hr := c.clipRing(hole, r); hr != nil {
+		for k, hole := range poly[1:] {
+			if hr := c.clipRing(hole, c.bounds[pi][k+1], r); hr != nil {
 				cp = append(cp, hr)
 			}
 		}
@@ -308,9 +334,10 @@ func (c *ringClipper) clip(mp orb.MultiPolygon, r orb.Bound) orb.MultiPolygon {
 	return out
 }
 
-// clipRing clips a closed ring to r; nil when less than a triangle is left.
-func (c *ringClipper) clipRing(ring orb.Ring, r orb.Bound) orb.Ring {
-	if !ring.Bound().Intersects(r) {
+// clipRing clips a closed ring, whose bounding box is rb, to r; nil when
+// less than a triangle is left.
+func (c *ringClipper) clipRing(ring orb.Ring, rb orb.Bound, r orb.Bound) orb.Ring {
+	if !rb.Intersects(r) {
 		return nil
 	}
 	// Work on the open ring (without the closing position).
