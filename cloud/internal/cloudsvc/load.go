@@ -251,7 +251,11 @@ func SettingsTable() string {
 	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| `--config` | `%s` | | JSON config file |\n", ConfigEnv)
 	for _, s := range settings {
-		fmt.Fprintf(&b, "| `--%s` | `%s` | `%s` | %s |\n", s.flag, s.env, s.get(&def), s.usage)
+		v := s.get(&def)
+		if v != "" {
+			v = "`" + v + "`"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", s.flag, s.env, v, s.usage)
 	}
 	b.WriteString("| `--print-config` | | | print the effective configuration (secrets masked) and exit |\n")
 	return b.String()
