@@ -63,11 +63,39 @@ func endRide(ctx context.Context, pool *pgxpool.Pool, f fixture, r benchRide) er
 	})
 }
 
-// BenchmarkEndRide measures end-of-ride transactions per second (one connection, then 8
-// concurrent ones). Run: go test -run '^$' -bench EndRide -benchtime 2000x ./cloud/internal/pgstore/
+// endRidePipelined is endRide in one round trip: the statements go as one pgx batch, which
+// the server runs as one implicit transaction (one Sync), deferred balance check included.
+func endRidePipelined(ctx context.Context, pool *pgxpool.Pool, f fixture, r benchRide) error {
+	const fare = 370
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE rides SET state = 'ended', ended_at = now(), end_lat = 40.4201, end_lon = -3.7001,
+			distance_m = 2140, route = '{"type":"LineString","coordinates":[[-3.7038,40.4168],[-3.7001,40.4201]]}',
+			fare_breakdown = '{"unlock_minor":100,"minutes":12,"per_minute_minor":22,"time_minor":264,"surcharges_minor":6}',
+			fare_total_minor = $2, updated_at = now()
+		WHERE id = $1 AND state IN ('active', 'paused')`, r.ID, fare)
+	b.Queue(`UPDATE vehicles SET status = 'available', updated_at = now() WHERE id = $1`, r.Vehicle)
+	b.Queue(`WITH t AS (INSERT INTO ledger_transactions (kind, ride_id) VALUES ('ride_charge', $1) RETURNING id)
+		INSERT INTO ledger_entries (transaction_id, account_id, currency, amount_minor)
+		SELECT t.id, v.account, 'EUR', v.amount FROM t, (VALUES ($2::bigint, $4::bigint), ($3::bigint, -$4::bigint)) AS v(account, amount)`,
+		r.ID, f.revenue, f.riderAcct, int64(fare))
+	return pool.SendBatch(ctx, b).Close()
+}
+
+// BenchmarkEndRide measures end-of-ride transactions per second, statement by statement in an
+// explicit transaction and pipelined in one round trip, with 1 and 8 connections. Run: go test -run '^$' -bench EndRide -benchtime 2000x ./cloud/internal/pgstore/
 func BenchmarkEndRide(b *testing.B) {
-	for _, clients := range []int{1, 8} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		clients int
+		end     func(context.Context, *pgxpool.Pool, fixture, benchRide) error
+	}{
+		{"tx/clients=1", 1, endRide},
+		{"tx/clients=8", 8, endRide},
+		{"pipelined/clients=1", 1, endRidePipelined},
+		{"pipelined/clients=8", 8, endRidePipelined},
+	} {
+		clients := bc.clients
+		b.Run(bc.name, func(b *testing.B) {
 			db := pgstoretest.New(b)
 			ctx := context.Background()
 			f := newFixture(b, ctx, db.Pool, "b")
@@ -85,7 +113,7 @@ func BenchmarkEndRide(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					r := rides[next.Add(1)-1]
-					if err := endRide(ctx, pool, f, r); err != nil {
+					if err := bc.end(ctx, pool, f, r); err != nil {
 						b.Error(err)
 						return
 					}

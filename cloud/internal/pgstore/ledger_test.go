@@ -195,3 +195,45 @@ func TestLedgerIsAppendOnlyForTheApp(t *testing.T) {
 		t.Errorf("owner unbalancing a transaction: err = %v, want check violation", err)
 	}
 }
+
+// TestPipelinedEndRideIsOneTransaction proves the one-round-trip end of ride (bench_test.go)
+// is atomic: when the charge fails, the ride is not ended either.
+func TestPipelinedEndRideIsOneTransaction(t *testing.T) {
+	t.Parallel()
+	db := pgstoretest.New(t)
+	ctx := t.Context()
+	f := newFixture(t, ctx, db.Pool, "q")
+	rides := func(n int) []benchRide {
+		rows, err := db.Pool.Query(ctx, `
+			WITH v AS (INSERT INTO vehicles (number, city_id) SELECT 'Q' || g, $1 FROM generate_series(1, $2) g RETURNING id)
+			INSERT INTO rides (rider_id, vehicle_id, city_id, started_at, start_lat, start_lon, currency)
+			SELECT $3, v.id, $1, now(), 40.4, -3.7, 'EUR' FROM v RETURNING id::text, vehicle_id`, f.cityID, n, f.riderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[benchRide])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}(2)
+	if err := endRidePipelined(ctx, db.Pool, f, rides[0]); err != nil {
+		t.Fatalf("pipelined end ride: %v", err)
+	}
+	// Charge the second ride first, so the pipelined charge collides.
+	if _, err := postTx(ctx, db.Pool, "ride_charge", &rides[1].ID, nil, entry{f.riderAcct, "EUR", -1}, entry{f.revenue, "EUR", 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := endRidePipelined(ctx, db.Pool, f, rides[1]); sqlState(err) != codeUnique {
+		t.Fatalf("pipelined end ride charged twice: err = %v, want unique violation", err)
+	}
+	for i, want := range []string{"ended", "active"} {
+		var state string
+		if err := db.Pool.QueryRow(ctx, `SELECT state FROM rides WHERE id = $1`, rides[i].ID).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state != want {
+			t.Errorf("ride %d state %q, want %q", i, state, want)
+		}
+	}
+}
