@@ -2,6 +2,7 @@ package zone
 
 import (
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,4 +124,38 @@ func TestGridShape(t *testing.T) {
 		t.Errorf("only %d full entries in %d cells", st.FullEntries, st.Columns*st.Rows)
 	}
 	t.Logf("%+v", st)
+}
+
+// TestConcurrentEvaluate runs evaluations from several goroutines on one
+// Set (run with -race: a Set must hold no mutable state).
+func TestConcurrentEvaluate(t *testing.T) {
+	s := loadTestdata(t, "city-geofencing_zones.json", Options{})
+	at := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
+	want := s.Evaluate(ptPlaza, "scooter", at)
+	pts := []orb.Point{ptPlaza, ptParking, ptOldTown, ptLake, ptNightlife, ptOutside}
+	errs := make(chan string, 4)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v Verdict
+			for i := 0; i < 500; i++ {
+				s.EvaluateInto(&v, pts[i%len(pts)], "scooter", at)
+				if _, _, err := s.NearestRideEnd(pts[i%len(pts)], "scooter", at, 0); err != nil {
+					errs <- err.Error()
+					return
+				}
+			}
+			s.EvaluateInto(&v, ptPlaza, "scooter", at)
+			if !verdictEqual(v, want) {
+				errs <- "verdict changed under concurrency"
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
