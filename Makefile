@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol lint fmt run clean
+.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-clickhouse bench-outbox lint fmt run clean
 
 all: build
 
@@ -18,7 +18,10 @@ go-deps:
 	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 at /usr/local/go" >&2; exit 1; }
 	@for m in protocol shared edge cloud tools; do (cd $$m && $(GO) mod download) || exit 1; done
 
+# deps: Go modules plus the Debian packages the integration tests need.
 deps: go-deps
+	deploy/local/postgres.sh install
+	deploy/local/clickhouse.sh install
 
 build: go-deps
 	$(GO) build work
@@ -45,10 +48,21 @@ fuzz:
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
 
-bench: bench-protocol
+# bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
+# compare ratios measured in one run, not absolute numbers across runs).
+bench: bench-protocol bench-geo bench-clickhouse bench-outbox
 
 bench-protocol:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
+
+bench-geo:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/geo/
+
+bench-clickhouse:
+	$(GO) test -run '^$$' -bench InsertTelemetry -benchtime 20x -count 3 ./cloud/internal/chstore/
+
+bench-outbox:
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 2 ./edge/internal/outbox/
 
 lint: vet
 	@out=$$(gofmt -l protocol shared edge cloud tools); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
