@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/fleetedge/fleetedge/protocol/link"
+	"github.com/fleetedge/fleetedge/shared/obs"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid gateway configuration")
+
+// Duration is a time.Duration written as a Go duration string ("90s", "20m")
+// in config files.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string ("5m").
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"5m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the whole configuration of the gateway binary. Start from
+// Default(): its values run a demo gateway with no file and no flag.
+type Config struct {
+	// City is the city this gateway serves (a-z 0-9 _ -); a vehicles file for
+	// another city is refused.
+	City string `json:"city"`
+	// GatewayID names this gateway towards the cloud (a-z 0-9 _ -).
+	GatewayID string `json:"gateway_id"`
+	// DataDir holds gateway.db (outbox + local configuration, one bbolt file).
+	DataDir string        `json:"data_dir"`
+	Log     obs.LogConfig `json:"log"`
+
+	MQTT MQTTConfig `json:"mqtt"`
+	HTTP HTTPConfig `json:"http"`
+
+	// ZonesFile is a GBFS v3 geofencing_zones.json; when set it is validated,
+	// stored locally and applied; when empty the stored zones are used.
+	ZonesFile string `json:"zones_file"`
+	// VehiclesFile is a link.VehiclesDoc (ids, credential hashes, types,
+	// normal speed limits); when empty the stored list is used.
+	VehiclesFile string `json:"vehicles_file"`
+
+	// LostAfter is the silence after which a vehicle is "lost".
+	LostAfter Duration `json:"lost_after"`
+	// SweepInterval is how often silent vehicles are looked for.
+	SweepInterval Duration `json:"sweep_interval"`
+
+	Outbox OutboxConfig `json:"outbox"`
+
+	// ShutdownTimeout bounds the graceful shutdown (HTTP drain, outbox flush).
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+}
+
+// MQTTConfig selects the broker's listeners; an empty address disables one.
+type MQTTConfig struct {
+	TCPAddr     string `json:"tcp_addr"`
+	TLSAddr     string `json:"tls_addr"`
+	TLSCertFile string `json:"tls_cert_file"`
+	TLSKeyFile  string `json:"tls_key_file"`
+	WSAddr      string `json:"ws_addr"`
+}
+
+// HTTPConfig is the HTTP listener: /healthz, /readyz, /metrics, /api/v1/….
+type HTTPConfig struct {
+	Addr         string   `json:"addr"`
+	CheckTimeout Duration `json:"check_timeout"`
+}
+
+// OutboxConfig bounds the store-and-forward outbox (see the outbox package's
+// drop policy: oldest telemetry first, events never).
+type OutboxConfig struct {
+	// MaxBytes is the soft bound on stored bytes; 0 = unbounded.
+	MaxBytes uint64 `json:"max_bytes"`
+	// MaxRecords is the soft bound on stored records; 0 = unbounded.
+	MaxRecords uint64 `json:"max_records"`
+	// MaxEventBytes, if not 0, refuses new events (no PUBACK) beyond it.
+	MaxEventBytes uint64 `json:"max_event_bytes"`
+}
+
+// Default returns the zero-configuration settings: MQTT on :1883, HTTP on
+// :8080, data in ./.data/edge, city "demo".
+func Default() Config {
+	return Config{
+		City:            "demo",
+		GatewayID:       "demo-gw-1",
+		DataDir:         ".data/edge",
+		Log:             obs.DefaultLogConfig(),
+		MQTT:            MQTTConfig{TCPAddr: ":1883"},
+		HTTP:            HTTPConfig{Addr: ":8080", CheckTimeout: Duration(2 * time.Second)},
+		LostAfter:       Duration(20 * time.Minute),
+		SweepInterval:   Duration(30 * time.Second),
+		Outbox:          OutboxConfig{MaxBytes: 1 << 30},
+		ShutdownTimeout: Duration(15 * time.Second),
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if _, err := link.ParseCityID(c.City); err != nil {
+		bad("city: %v", err)
+	}
+	if _, err := link.ParseGatewayID(c.GatewayID); err != nil {
+		bad("gateway id: %v", err)
+	}
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if err := c.Log.Validate(); err != nil {
+		bad("log: %v", err)
+	}
+	if c.MQTT.TCPAddr == "" && c.MQTT.TLSAddr == "" && c.MQTT.WSAddr == "" {
+		bad("no MQTT listener (set mqtt tcp, tls or ws address)")
+	}
+	for name, a := range map[string]string{"mqtt.tcp_addr": c.MQTT.TCPAddr, "mqtt.tls_addr": c.MQTT.TLSAddr,
+		"mqtt.ws_addr": c.MQTT.WSAddr, "http.addr": c.HTTP.Addr} {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("%s %q: %v", name, a, err)
+		}
+	}
+	if c.HTTP.Addr == "" {
+		bad("http.addr is empty")
+	}
+	if c.MQTT.TLSAddr != "" && (c.MQTT.TLSCertFile == "" || c.MQTT.TLSKeyFile == "") {
+		bad("mqtt.tls_addr needs tls_cert_file and tls_key_file")
+	}
+	if c.LostAfter.D() <= 0 || c.SweepInterval.D() <= 0 || c.ShutdownTimeout.D() <= 0 || c.HTTP.CheckTimeout.D() <= 0 {
+		bad("lost_after, sweep_interval, shutdown_timeout and http.check_timeout must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue summarises the configuration for the start-up log. The gateway
+// config holds no secret today (TLS keys are paths, vehicle credentials are
+// hashes in a separate file); only paths and addresses are logged.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("city", c.City), slog.String("gateway_id", c.GatewayID), slog.String("data_dir", c.DataDir),
+		slog.String("mqtt_tcp", c.MQTT.TCPAddr), slog.String("mqtt_tls", c.MQTT.TLSAddr), slog.String("mqtt_ws", c.MQTT.WSAddr),
+		slog.String("http", c.HTTP.Addr), slog.String("zones_file", c.ZonesFile), slog.String("vehicles_file", c.VehiclesFile),
+		slog.Duration("lost_after", c.LostAfter.D()), slog.Uint64("outbox_max_bytes", c.Outbox.MaxBytes),
+	)
+}
