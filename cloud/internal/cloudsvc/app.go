@@ -181,11 +181,16 @@ func (a *App) start(ctx context.Context) error {
 	}
 
 	if a.cfg.Role.HasIngest() {
-		bus, err := natsbus.Open(ctx, a.cfg.Bus(), a.log.With("component", "natsbus"))
-		if err != nil {
-			return fmt.Errorf("cloud: nats: %w", err)
+		if err := a.retry(ctx, "nats", func(ctx context.Context) error {
+			bus, err := natsbus.Open(ctx, a.cfg.Bus(), a.log.With("component", "natsbus"))
+			if err == nil {
+				a.bus.Store(bus)
+			}
+			return err
+		}); err != nil {
+			return err
 		}
-		a.bus.Store(bus)
+		bus := a.bus.Load()
 		if err := a.reg.Register(bus.Collector()); err != nil {
 			return fmt.Errorf("cloud: nats metrics: %w", err)
 		}
@@ -219,13 +224,15 @@ func (a *App) retry(ctx context.Context, what string, fn func(context.Context) e
 }
 
 // permanent reports errors that waiting cannot fix: bad DSNs, refused roles, a schema newer
-// than the binary.
+// than the binary, bad NATS settings, an embedded server that cannot start (port in use).
 func permanent(err error) bool {
 	var parseErr *pgconn.ParseConfigError
 	return errors.As(err, &parseErr) ||
 		errors.Is(err, pgstore.ErrSuperuser) ||
 		errors.Is(err, chstore.ErrInvalidDSN) ||
-		errors.Is(err, chstore.ErrSchemaTooNew)
+		errors.Is(err, chstore.ErrSchemaTooNew) ||
+		errors.Is(err, natsbus.ErrConfig) ||
+		errors.Is(err, natsbus.ErrEmbeddedStart)
 }
 
 // stop shuts down in the documented order, once. parent only carries values; its cancellation

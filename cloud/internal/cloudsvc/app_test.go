@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,8 @@ func stopApp(t *testing.T, app *App, cancel context.CancelFunc, runErr <-chan er
 	}
 }
 
+// TestAppAllRoles and TestAppStartupFailure count goroutines, so they stay sequential: the
+// parallel tests of this package only run after them.
 func TestAppAllRoles(t *testing.T) {
 	cfg := testConfig(t, RoleAll)
 	cfg.DrainDelay = Duration(time.Second)
@@ -208,6 +211,7 @@ func TestAppAllRoles(t *testing.T) {
 }
 
 func TestAppRolesSideBySide(t *testing.T) {
+	t.Parallel()
 	// Two cloud processes in one test process: an api replica and an ingest replica that uses
 	// an external NATS (here an embedded server standing in for the cluster). Their registries
 	// and listeners must not collide.
@@ -312,6 +316,7 @@ func TestAppStartupFailure(t *testing.T) {
 }
 
 func TestAppPermanentErrorFailsFast(t *testing.T) {
+	t.Parallel()
 	// A superuser DSN is refused by pgstore; retrying cannot fix it, so Run fails at once.
 	cfg := testConfig(t, RoleAPI)
 	db := pgstoretest.New(t)
@@ -338,6 +343,7 @@ func TestAppPermanentErrorFailsFast(t *testing.T) {
 }
 
 func TestNewRejectsBadConfigAndBusyPort(t *testing.T) {
+	t.Parallel()
 	bad := Default()
 	bad.Role = "web"
 	if _, err := New(bad, discardLogger()); !errors.Is(err, ErrConfig) {
@@ -368,6 +374,7 @@ func TestNewRejectsBadConfigAndBusyPort(t *testing.T) {
 }
 
 func TestAppStartupInterrupted(t *testing.T) {
+	t.Parallel()
 	// A stop requested while a dependency is still being waited for is not a failure.
 	cfg := testConfig(t, RoleAPI)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -394,4 +401,82 @@ func TestAppStartupInterrupted(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stopApp(t, app, cancel, runErr)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func TestAppWaitsForExternalNATS(t *testing.T) {
+	t.Parallel()
+	// The NATS cluster comes up after the ingest replica: startup retries until it answers.
+	port := freePort(t)
+	cfg := testConfig(t, RoleIngest)
+	cfg.NATS.URL = Secret("nats://127.0.0.1:" + strconv.Itoa(port))
+	app, cancel, runErr := startApp(t, cfg)
+
+	// Wait until startup reached the NATS step (both databases up) and NATS is still missing.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case err := <-runErr:
+			t.Fatalf("Run gave up on a NATS that is not up yet: %v", err)
+		default:
+		}
+		_, body := get(t, "http://"+app.HTTPAddr()+"/readyz")
+		if strings.Contains(body, `"name":"clickhouse","ok":true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("databases never came up: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ext, err := natsbus.Open(t.Context(), natsbus.Config{
+		ConnectTimeout: 10 * time.Second,
+		Embedded:       natsbus.EmbeddedConfig{Host: "127.0.0.1", Port: port, StoreDir: t.TempDir()},
+		Stream:         natsbus.DefaultStreamConfig(),
+	}, discardLogger())
+	if err != nil {
+		t.Fatalf("start the late NATS on port %d: %v", port, err)
+	}
+	waitReady(t, app, runErr)
+	stopApp(t, app, cancel, runErr)
+	if err := ext.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppEmbeddedPortInUseFailsFast(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := testConfig(t, RoleIngest)
+	cfg.NATS.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.StartupTimeout = Duration(30 * time.Second)
+	app, cancel, runErr := startApp(t, cfg)
+	defer cancel()
+	select {
+	case err := <-runErr:
+		if !errors.Is(err, natsbus.ErrEmbeddedStart) {
+			t.Fatalf("Run = %v, want ErrEmbeddedStart", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("a port in use was retried instead of reported")
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

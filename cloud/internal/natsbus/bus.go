@@ -17,6 +17,10 @@ import (
 // ErrNotReady is returned by Check when the connection or JetStream is not usable.
 var ErrNotReady = errors.New("nats not ready")
 
+// ErrEmbeddedStart wraps failures of the embedded server to start (port in use, store
+// directory unusable): waiting does not fix them.
+var ErrEmbeddedStart = errors.New("embedded nats-server did not start")
+
 // Bus is the cloud's JetStream: an optional embedded server, one client connection, and the
 // up stream. Open starts everything; Close stops it. Methods are safe for concurrent use.
 type Bus struct {
@@ -128,7 +132,7 @@ func streamConfig(cfg StreamConfig) jetstream.StreamConfig {
 
 func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, log *slog.Logger) (*server.Server, error) {
 	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
-		return nil, fmt.Errorf("nats store dir: %w", err)
+		return nil, fmt.Errorf("%w: store dir: %w", ErrEmbeddedStart, err)
 	}
 	port := cfg.Port
 	if port == 0 {
@@ -174,7 +178,7 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, lo
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("nats server: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
 	}
 	lg := &serverLogger{log: log}
 	debug := log.Enabled(ctx, slog.LevelDebug)
@@ -187,21 +191,21 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, lo
 		if msg := lg.fatal.Load(); msg != nil {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			return nil, fmt.Errorf("nats server start: %s", *msg)
+			return nil, fmt.Errorf("%w: %s", ErrEmbeddedStart, *msg)
 		}
 		if ctx.Err() != nil {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			return nil, fmt.Errorf("nats server start: not ready: %w", ctx.Err())
+			return nil, fmt.Errorf("%w: not ready: %w", ErrEmbeddedStart, ctx.Err())
 		}
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		if msg := lg.fatal.Load(); msg != nil {
-			return nil, fmt.Errorf("nats server start: %s", *msg)
+			return nil, fmt.Errorf("%w: %s", ErrEmbeddedStart, *msg)
 		}
-		return nil, fmt.Errorf("nats server start: jetstream not enabled")
+		return nil, fmt.Errorf("%w: jetstream not enabled", ErrEmbeddedStart)
 	}
 	return srv, nil
 }

@@ -238,7 +238,7 @@ func TestEmbeddedPortInUse(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("port in use reported after %v: should fail fast", d)
 	}
-	if !strings.Contains(err.Error(), strconv.Itoa(cfg.Embedded.Port)) {
+	if !errors.Is(err, ErrEmbeddedStart) || !strings.Contains(err.Error(), strconv.Itoa(cfg.Embedded.Port)) {
 		t.Fatalf("error should name the port: %v", err)
 	}
 }
