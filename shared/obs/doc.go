@@ -1,7 +1,8 @@
 // Package obs owns the observability setup shared by the fleetedge binaries (cloud and gateway):
-// the slog logger built from configuration, one Prometheus registry per process, and the
+// the slog logger built from configuration, one Prometheus registry per process, the
 // operational HTTP endpoints /healthz (liveness), /readyz (readiness from named checks) and
-// /metrics.
+// /metrics, an HTTP server whose listener is bound before it serves (":0" in tests), and
+// request metrics by matched route (InstrumentHTTP).
 //
 // Invariants:
 //   - Nothing here touches process-global state: no slog.SetDefault, no prometheus.DefaultRegisterer,
