@@ -245,13 +245,19 @@ type effects struct {
 	events    []link.Event
 	unmatched []protocol.Report
 	vehicle   protocol.VehicleID
+	done      []*Pending
 }
 
+// flush emits the events, then completes the Pendings: a caller that sees
+// an outcome knows its event has been handed to the sink.
 func (m *Manager) flush(fx *effects) {
 	if m.sink != nil {
 		for _, ev := range fx.events {
 			m.sink.Emit(ev)
 		}
+	}
+	for _, p := range fx.done {
+		close(p.done)
 	}
 	if m.cfg.OnUnmatched != nil {
 		for _, r := range fx.unmatched {
@@ -613,7 +619,7 @@ func (m *Manager) finish(e *entry, o link.Outcome, err error, reply protocol.Rep
 	m.met.outcome(e.code, o)
 	e.p.res = r
 	e.p.e = nil
-	close(e.p.done)
+	fx.done = append(fx.done, e.p) // closed after the event is emitted
 	if !e.noEvent {
 		fx.events = append(fx.events, link.Event{Vehicle: string(veh.id), Time: now, Kind: link.EventCommand,
 			Command: &r.CommandResult})
@@ -769,12 +775,12 @@ func (m *Manager) Close() error {
 		}
 	}
 	m.mu.Unlock()
+	m.flush(&fx)
 	for _, j := range jobs {
 		j.cancelWith(ErrClosed)
 	}
 	m.stop()
 	m.wg.Wait()
-	m.flush(&fx)
 	return nil
 }
 
