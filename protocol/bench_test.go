@@ -79,3 +79,34 @@ func BenchmarkDecodeGPSEncodingJSON(b *testing.B) {
 		}
 	}
 }
+
+var sinkBytes []byte
+
+func BenchmarkEncodeCommand(b *testing.B) {
+	b.ReportAllocs()
+	c, err := NewSetSpeedLimit(20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		out, err := AppendCommand(buf[:0], c, Quirks{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkBytes = out
+	}
+}
+
+func BenchmarkEncodeHeartbeat(b *testing.B) {
+	b.ReportAllocs()
+	hb := &Heartbeat{Header: Header{From: "12AB"}, Battery: 87, Power: 1, Voltage: 37.5, Vibration: 25, Station: 3}
+	buf := make([]byte, 0, 128)
+	for b.Loop() {
+		out, err := AppendReport(buf[:0], hb, Quirks{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkBytes = out
+	}
+}

@@ -123,7 +123,7 @@ func appendMessage(dst []byte, m Message, q Quirks) ([]byte, error) {
 	} else {
 		v.e.cmd = true
 	}
-	m.visit(&v)
+	visitConcrete(m, &v)
 	if v.e.err != nil {
 		return dst, v.e.err
 	}

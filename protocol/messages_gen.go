@@ -770,3 +770,163 @@ func decodeFields(c Code, v *visitor, h Header) Message {
 	}
 	return nil
 }
+
+// visitConcrete calls m's visit method through a concrete type so that the
+// encoder's visitor stays on the stack (an interface call would move it to
+// the heap on every encode).
+func visitConcrete(m Message, v *visitor) {
+	switch x := m.(type) {
+	case *PowerOn:
+		x.visit(v)
+	case *PowerOnReply:
+		x.visit(v)
+	case *PowerOff:
+		x.visit(v)
+	case *PowerOffReply:
+		x.visit(v)
+	case *ClearRideMileage:
+		x.visit(v)
+	case *ClearRideMileageReply:
+		x.visit(v)
+	case *ClearRideTime:
+		x.visit(v)
+	case *ClearRideTimeReply:
+		x.visit(v)
+	case *ClearTotalMileage:
+		x.visit(v)
+	case *ClearTotalMileageReply:
+		x.visit(v)
+	case *ClearTotalTime:
+		x.visit(v)
+	case *ClearTotalTimeReply:
+		x.visit(v)
+	case *SetSpeedLimit:
+		x.visit(v)
+	case *SetSpeedLimitReply:
+		x.visit(v)
+	case *QueryParams:
+		x.visit(v)
+	case *VehicleParams:
+		x.visit(v)
+	case *QueryGPS:
+		x.visit(v)
+	case *GPSReport:
+		x.visit(v)
+	case *Reboot:
+		x.visit(v)
+	case *QueryVersion:
+		x.visit(v)
+	case *VersionReply:
+		x.visit(v)
+	case *StartUpgrade:
+		x.visit(v)
+	case *QueryIMEI:
+		x.visit(v)
+	case *IMEIReply:
+		x.visit(v)
+	case *Heartbeat:
+		x.visit(v)
+	case *Buzzer:
+		x.visit(v)
+	case *SetServerParamsLegacy:
+		x.visit(v)
+	case *SetServerParamsLegacyReply:
+		x.visit(v)
+	case *QueryServerParams:
+		x.visit(v)
+	case *ServerParamsReply:
+		x.visit(v)
+	case *SetHeadlight:
+		x.visit(v)
+	case *SetHeadlightReply:
+		x.visit(v)
+	case *SetVibration:
+		x.visit(v)
+	case *SetVibrationReply:
+		x.visit(v)
+	case *SetDistanceUnit:
+		x.visit(v)
+	case *SetDistanceUnitReply:
+		x.visit(v)
+	case *SetLampMode:
+		x.visit(v)
+	case *SetLampModeReply:
+		x.visit(v)
+	case *SetAssistLevel:
+		x.visit(v)
+	case *SetAssistLevelReply:
+		x.visit(v)
+	case *SetAPN:
+		x.visit(v)
+	case *SetAPNReply:
+		x.visit(v)
+	case *StatusParams:
+		x.visit(v)
+	case *VibrationDetected:
+		x.visit(v)
+	case *SpecialBuzzer:
+		x.visit(v)
+	case *BatteryUnlock:
+		x.visit(v)
+	case *BatteryUnlockReply:
+		x.visit(v)
+	case *BatteryLock:
+		x.visit(v)
+	case *BatteryLockReply:
+		x.visit(v)
+	case *StartUpgradeReply:
+		x.visit(v)
+	case *FirmwarePackage:
+		x.visit(v)
+	case *FirmwarePackageReply:
+		x.visit(v)
+	case *UpgradeResult:
+		x.visit(v)
+	case *ChainUnlock:
+		x.visit(v)
+	case *ChainUnlockReply:
+		x.visit(v)
+	case *Pause:
+		x.visit(v)
+	case *PauseReply:
+		x.visit(v)
+	case *Resume:
+		x.visit(v)
+	case *ResumeReply:
+		x.visit(v)
+	case *QueryLog:
+		x.visit(v)
+	case *LogReply:
+		x.visit(v)
+	case *QueryChainLock:
+		x.visit(v)
+	case *ChainLockState:
+		x.visit(v)
+	case *VibrationCheck:
+		x.visit(v)
+	case *RebootIfUpdated:
+		x.visit(v)
+	case *QuerySignal:
+		x.visit(v)
+	case *SignalReply:
+		x.visit(v)
+	case *SetServerParams:
+		x.visit(v)
+	case *SetServerParamsReply:
+		x.visit(v)
+	case *SetSerialNumber:
+		x.visit(v)
+	case *SetSerialNumberReply:
+		x.visit(v)
+	case *MotorUnlock:
+		x.visit(v)
+	case *MotorUnlockReply:
+		x.visit(v)
+	case *MotorLock:
+		x.visit(v)
+	case *MotorLockReply:
+		x.visit(v)
+	default: // unreachable: the set of messages is closed
+		v.encFail(ErrUnknownCode, 'a', "unknown message type")
+	}
+}
