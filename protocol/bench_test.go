@@ -44,6 +44,20 @@ func BenchmarkDecodeHeartbeat(b *testing.B) {
 	}
 }
 
+// BenchmarkDecoderHeartbeat reuses a Decoder (the gateway's per-connection path).
+func BenchmarkDecoderHeartbeat(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchHeartbeat)))
+	var d Decoder
+	for b.Loop() {
+		m, err := d.Decode("bike", benchHeartbeat)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkMsg = m
+	}
+}
+
 func BenchmarkDecodeHeartbeatEncodingJSON(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchHeartbeat)))
@@ -60,6 +74,19 @@ func BenchmarkDecodeGPS(b *testing.B) {
 	b.SetBytes(int64(len(benchGPS)))
 	for b.Loop() {
 		m, err := Decode("bike", benchGPS)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkMsg = m
+	}
+}
+
+func BenchmarkDecoderGPS(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchGPS)))
+	var d Decoder
+	for b.Loop() {
+		m, err := d.Decode("bike", benchGPS)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,29 @@ package protocol
 // The sender of a scooter message is "i"; on a vehicle topic "i" may be
 // absent (78) and, if present, must equal the topic.
 func Decode(topic string, payload []byte) (Message, error) {
+	return decode(topic, payload, nil)
+}
+
+// Decoder decodes like Decode but reuses its own values for the two
+// high-volume messages, heartbeat (27) and GPS report (19), and the last
+// sender's vehicle number, so a gateway decoding a stream from one connection
+// allocates nothing in the steady state. A *Heartbeat or *GPSReport it
+// returns is only valid until the next call (copy it to keep it); other
+// messages are freshly allocated as by Decode. A Decoder is not safe for
+// concurrent use: keep one per connection or goroutine. The zero value is
+// ready to use.
+type Decoder struct {
+	hb   Heartbeat
+	gps  GPSReport
+	from VehicleID
+}
+
+// Decode decodes one payload; see the type's documentation.
+func (d *Decoder) Decode(topic string, payload []byte) (Message, error) {
+	return decode(topic, payload, d)
+}
+
+func decode(topic string, payload []byte, d *Decoder) (Message, error) {
 	if len(payload) > MaxPayload {
 		return nil, &DecodeError{Kind: ErrTooLarge, Offset: MaxPayload, Msg: "payload larger than MaxPayload"}
 	}
@@ -46,14 +69,20 @@ func Decode(topic string, payload []byte) (Message, error) {
 				return nil, &DecodeError{Kind: ErrFormat, Code: s.Code, Field: "i", Offset: int(r.start),
 					Msg: "vehicle number: 1–32 of A-Z a-z 0-9 _ -, not bike/o"}
 			}
-			if onVehicle {
+			switch {
+			case onVehicle:
 				if string(b) != topic {
 					return nil, &DecodeError{Kind: ErrTopic, Code: s.Code, Field: "i", Offset: int(r.start),
 						Msg: "vehicle number differs from the topic"}
 				}
 				h.From = VehicleID(topic)
-			} else {
+			case d != nil && string(b) == string(d.from):
+				h.From = d.from
+			default:
 				h.From = VehicleID(b)
+				if d != nil {
+					d.from = h.From
+				}
 			}
 			h.Present = h.Present.With('i')
 		case onVehicle:
@@ -64,6 +93,26 @@ func Decode(topic string, payload []byte) (Message, error) {
 		}
 	}
 	v.spec = s
+	if d != nil {
+		switch s.Code {
+		case CodeHeartbeat:
+			d.hb = Heartbeat{Header: h}
+			d.hb.visit(&v)
+			d.hb.Present |= v.present
+			if v.err != nil {
+				return nil, v.err
+			}
+			return &d.hb, nil
+		case CodeGPSReport:
+			d.gps = GPSReport{Header: h}
+			d.gps.visit(&v)
+			d.gps.Present |= v.present
+			if v.err != nil {
+				return nil, v.err
+			}
+			return &d.gps, nil
+		}
+	}
 	m := decodeFields(s.Code, &v, h)
 	if v.err != nil {
 		return nil, v.err

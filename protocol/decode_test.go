@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -279,5 +280,36 @@ func TestRegistry(t *testing.T) {
 	s.Fields[0].Max = 1
 	if s2, _ := Lookup(13); s2.Fields[0].Max != 2030 {
 		t.Error("Lookup leaked the table")
+	}
+}
+
+func TestDecoderReusesValues(t *testing.T) {
+	var d Decoder
+	in := []struct{ topic, payload string }{
+		{"bike", `{"a":27,"i":"12AB","b":87,"r":37.5}`},
+		{"bike", `{"a":19,"i":"12AB","g":"3020.5887,12006.4229,1","t":7}`},
+		{"bike", `{"a":27,"i":"99ZZ","c":1}`},
+		{"12AB", `{"a":27,"b":5}`},
+		{"bike", `{"a":14,"i":"12AB","s":0}`},
+		{"bike", `{"a":27,"i":"12AB","b":101}`},
+	}
+	for _, tc := range in {
+		want, wantErr := Decode(tc.topic, []byte(tc.payload))
+		got, err := d.Decode(tc.topic, []byte(tc.payload))
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("%s: error %v, Decode gave %v", tc.payload, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %#v, Decode gave %#v", tc.payload, got, want)
+		}
+	}
+	hb := []byte(`{"a":27,"i":"12AB","b":87}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := d.Decode("bike", hb); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per steady-state heartbeat", allocs)
 	}
 }

@@ -42,6 +42,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add("o", []byte(`{"a":54,"i":x,"s":,"t":"1",}`), uint16(7))
 	f.Fuzz(func(t *testing.T, topic string, payload []byte, bits uint16) {
 		m, err := Decode(topic, payload)
+		var d Decoder
+		dm, derr := d.Decode(topic, payload)
+		if (err == nil) != (derr == nil) || (err == nil && !reflect.DeepEqual(m, dm)) {
+			t.Fatalf("Decoder differs from Decode: %v %v", err, derr)
+		}
 		if err != nil {
 			if m != nil {
 				t.Fatal("message with error")
