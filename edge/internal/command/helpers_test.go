@@ -101,15 +101,23 @@ type recPublisher struct {
 	mu   sync.Mutex
 	msgs []published
 	err  error
+	// then, if set, plays the vehicle: it is called after recording, on the
+	// manager's publisher goroutine (no manager lock held).
+	then func(topic string, payload []byte)
 }
 
 func (p *recPublisher) Publish(topic string, payload []byte, qos byte) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.err != nil {
+		p.mu.Unlock()
 		return p.err
 	}
 	p.msgs = append(p.msgs, published{topic, append([]byte(nil), payload...), qos})
+	then := p.then
+	p.mu.Unlock()
+	if then != nil {
+		then(topic, payload)
+	}
 	return nil
 }
 
@@ -190,7 +198,10 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{clock: newFakeClock(), pub: &recPublisher{}, sink: &recSink{}}
-	cfg.Publisher, cfg.Events, cfg.Clock = h.pub, h.sink, h.clock
+	if cfg.Clock == nil {
+		cfg.Clock = h.clock
+	}
+	cfg.Publisher, cfg.Events = h.pub, h.sink
 	cfg.OnUnmatched = func(_ protocol.VehicleID, r protocol.Report) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
