@@ -40,9 +40,9 @@ func TestParseIDs(t *testing.T) {
 func TestNames(t *testing.T) {
 	c := CityID("paris")
 	got := []string{TelemetrySubject(c), EventsSubject(c), CommandSubject(c), DeadLetterSubject(c),
-		ConfigKey(c, ConfigZones), ConfigWatchFilter(c), MsgID("gw1", 7, 7), MsgID("gw1", 7, 12)}
+		ConfigBucket(c), MsgID("gw1", 7, 7), MsgID("gw1", 7, 12)}
 	want := []string{"fleet.up.paris.telemetry", "fleet.up.paris.events", "fleet.cmd.paris", "fleet.dead.paris",
-		"paris.zones", "paris.*", "gw1.7", "gw1.7-12"}
+		"FLEET_CONFIG_paris", "gw1.7", "gw1.7-12"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}

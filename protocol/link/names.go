@@ -15,12 +15,9 @@ const (
 	StreamUp = "FLEET_UP"
 	// SubjectsUp is the subject filter of StreamUp.
 	SubjectsUp = "fleet.up.>"
-	// ConfigBucket is the JetStream key-value bucket of per-city configuration
-	// documents; keys are "<city>.<kind>" (see ConfigKey).
-	ConfigBucket = "FLEET_CONFIG"
 )
 
-// Config document kinds, the last token of a ConfigKey.
+// Config document kinds: the keys of a city's ConfigBucket.
 const (
 	ConfigZones    = "zones"
 	ConfigTariffs  = "tariffs"
@@ -83,11 +80,12 @@ func CommandSubject(c CityID) string { return "fleet.cmd." + string(c) }
 // it is outside StreamUp's filter so a poison message never loops.
 func DeadLetterSubject(c CityID) string { return "fleet.dead." + string(c) }
 
-// ConfigKey is the key of a configuration document of kind (ConfigZones, …) for a city.
-func ConfigKey(c CityID, kind string) string { return string(c) + "." + kind }
-
-// ConfigWatchFilter is the key filter a gateway watches to receive all its city's documents.
-func ConfigWatchFilter(c CityID) string { return string(c) + ".*" }
+// ConfigBucket is the JetStream key-value bucket holding one city's configuration
+// documents, keyed by kind (ConfigZones, ConfigTariffs, ConfigVehicles). One bucket
+// per city, so NATS permissions can give a gateway its own city's bucket
+// ($KV.FLEET_CONFIG_<city>.>) and nothing else: vehicle credential hashes of other
+// cities stay out of its reach.
+func ConfigBucket(c CityID) string { return "FLEET_CONFIG_" + string(c) }
 
 // MsgID is the Nats-Msg-Id of a batch holding the gateway's records first..last
 // (inclusive): "<gateway>.<seq>" for a single record, "<gateway>.<first>-<last>" for a
