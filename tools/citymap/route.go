@@ -22,6 +22,9 @@ func NewCursor(g *Graph, path []int) (*Cursor, error) {
 	if len(path) == 0 {
 		return nil, fmt.Errorf("%w: empty path", ErrNoRoute)
 	}
+	if path[0] < 0 || path[0] >= len(g.Nodes) {
+		return nil, fmt.Errorf("%w: node %d does not exist", ErrNoRoute, path[0])
+	}
 	legs := make([]Edge, 0, len(path)-1)
 	for i := 1; i < len(path); i++ {
 		e, ok := g.Edge(path[i-1], path[i])
@@ -92,3 +95,40 @@ func (c *Cursor) Position() Point {
 	lat, lon, _ := geo.Direct(n.Lat, n.Lon, c.legs[c.leg].Azimuth, c.offset)
 	return Point{Lat: lat, Lon: lon}
 }
+
+// Reverse returns a cursor at the same point heading back to the start of the
+// current edge (a rider turning round); once Done it is at that node.
+func (c *Cursor) Reverse() *Cursor {
+	if c.Done() {
+		return &Cursor{g: c.g, path: []int{c.Node()}}
+	}
+	from, to := c.path[c.leg], c.path[c.leg+1]
+	e, _ := c.g.Edge(to, from) // edges are stored in both directions
+	return &Cursor{g: c.g, path: []int{to, from}, legs: []Edge{e}, offset: e.Length - c.offset}
+}
+
+// Reroute returns a cursor at the same point whose path continues to dest:
+// it finishes the current edge, then follows a shortest path.
+func (c *Cursor) Reroute(dest int) (*Cursor, error) {
+	if c.Done() || c.offset == 0 {
+		path, err := c.g.ShortestPath(c.Node(), dest)
+		if err != nil {
+			return nil, err
+		}
+		return NewCursor(c.g, path)
+	}
+	from, to := c.path[c.leg], c.path[c.leg+1]
+	rest, err := c.g.ShortestPath(to, dest)
+	if err != nil {
+		return nil, err
+	}
+	n, err := NewCursor(c.g, append([]int{from}, rest...))
+	if err != nil {
+		return nil, err
+	}
+	n.offset = c.offset
+	return n, nil
+}
+
+// Start returns a cursor parked at node n.
+func Start(g *Graph, n int) (*Cursor, error) { return NewCursor(g, []int{n}) }
