@@ -106,6 +106,15 @@ func FuzzParseGPS(f *testing.F) {
 	for _, s := range []string{"3020.5887,12006.4229,1", "-3352.1234,-15112.5000,0,1", "0,0", "9000,18000,1,1", "3060,0", " 1 , 2 ,,", "1.99999,2.000051"} {
 		f.Add(s)
 	}
+	// Every g of the golden inputs, as it appears in the payload.
+	for _, tc := range goldenCases {
+		var obj rawObject
+		if scanObject([]byte(tc.payload), &obj) == nil {
+			if r := obj.v[keyIndex('g')]; r.flags&rvPresent != 0 {
+				f.Add(tc.payload[r.start:r.end])
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		g, err := ParseGPS(s)
 		if err != nil {
@@ -127,8 +136,11 @@ func FuzzParseGPS(f *testing.F) {
 }
 
 func FuzzParseVehicleID(f *testing.F) {
-	for _, s := range []string{"12AB", "bike", "o", "", "a b", "x-_9"} {
+	for _, s := range []string{"12AB", "bike", "o", "", "a b", "x-_9", "null"} {
 		f.Add(s)
+	}
+	for _, tc := range goldenCases {
+		f.Add(tc.topic)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		v, err := ParseVehicleID(s)
