@@ -46,7 +46,7 @@ func (h *testIngest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if r, ok := msg.(protocol.Report); ok && string(r.Vehicle()) == cl.ID {
-		h.m.Load().OnReply(r.Vehicle(), r)
+		h.m.Load().OnReply(r.Vehicle(), r, time.Time{})
 	}
 	return pk, packets.CodeSuccessIgnore
 }
@@ -516,3 +516,6 @@ func TestBrokerFirmwareUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// The gateway's ingest hands replies to the Manager through broker.Replies.
+var _ broker.Replies = (*Manager)(nil)

@@ -11,11 +11,11 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) Timer
 }
 
-// Timer is a stoppable pending call from Clock.AfterFunc.
-type Timer interface {
-	// Stop prevents the call if it has not started; it reports whether it did.
-	Stop() bool
-}
+// Timer is a stoppable pending call from Clock.AfterFunc: Stop prevents the
+// call if it has not started and reports whether it did. It is an alias of
+// the unnamed interface so that one clock type can satisfy every package's
+// Clock of this shape (rules, command) without adapters.
+type Timer = interface{ Stop() bool }
 
 // SystemClock is the wall clock.
 type SystemClock struct{}

@@ -66,7 +66,7 @@ func (md *module) play(_ string, payload []byte) {
 	}
 	md.mu.Unlock()
 	for _, r := range replies {
-		md.h.m.OnReply(md.v, r)
+		md.h.m.OnReply(md.v, r, time.Time{})
 	}
 }
 

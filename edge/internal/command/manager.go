@@ -95,8 +95,9 @@ type Manager struct {
 	cfg      Config
 	policies map[protocol.Code]Policy
 	dflt     Policy
-	// unsolicited[c]: code c is sent by vehicles on their own (never unmatched).
-	unsolicited [256]bool
+	// unsolicited[c]: code c is sent by vehicles on their own (never unmatched);
+	// expected[c]: some command expects reply code c. Both fixed at New.
+	unsolicited, expected [256]bool
 
 	mu       sync.Mutex // guards everything below and every entry's mutable fields
 	closed   bool
@@ -197,6 +198,9 @@ func New(cfg Config) (*Manager, error) {
 	for _, s := range protocol.Specs() {
 		if s.Unsolicited && s.Code >= 0 && int(s.Code) < len(m.unsolicited) {
 			m.unsolicited[s.Code] = true
+		}
+		if s.HasReply && s.Reply >= 0 && int(s.Reply) < len(m.expected) {
+			m.expected[s.Reply] = true
 		}
 	}
 	met, err := newMetrics(m, cfg.Registerer)
@@ -355,14 +359,16 @@ func (m *Manager) send(ctx context.Context, v protocol.VehicleID, cmd protocol.C
 	if pol.Group != "" {
 		m.supersedeOlder(e, now, fx)
 	}
-	m.arm(e, e.expires.Sub(now))
-	if ctx != nil && ctx.Done() != nil {
-		p := e.p
-		e.stopCtx = context.AfterFunc(ctx, func() {
-			m.cancel(p, fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)), true)
-		})
-	}
 	m.dispatch(veh, now, fx)
+	if e.state == stQueued { // waits: for the vehicle, or for its reply lane
+		m.arm(e, e.expires.Sub(now))
+		if ctx != nil && ctx.Done() != nil {
+			p := e.p
+			e.stopCtx = context.AfterFunc(ctx, func() {
+				m.cancel(p, fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)), true)
+			})
+		}
+	}
 	return e.p
 }
 
@@ -627,18 +633,25 @@ func (m *Manager) finish(e *entry, o link.Outcome, err error, reply protocol.Rep
 	m.forget(veh)
 }
 
-// OnReply takes a decoded scooter→server message of vehicle v (the ingest
-// hook calls it for every reply; unsolicited reports are accepted and
-// ignored cheaply). The reply completes the OLDEST open published command of
-// v that expects its code (for 68 also the same package serial); one that
-// matches nothing is counted as unmatched and reported to Config.OnUnmatched.
-// It never blocks on the network.
-func (m *Manager) OnReply(v protocol.VehicleID, r protocol.Report) {
+// OnReply takes a decoded scooter→server message of vehicle v received at
+// now (zero: the manager's clock). It satisfies broker.Replies. Give it every
+// reply and also 69 (the unsolicited upgrade result the firmware job waits
+// for); other unsolicited reports are accepted and ignored without locking.
+// The reply completes the OLDEST open published command of v that expects its
+// code (for 68 also the same package serial); one that matches nothing is
+// counted as unmatched and reported to Config.OnUnmatched. It never blocks on
+// the network.
+func (m *Manager) OnReply(v protocol.VehicleID, r protocol.Report, now time.Time) {
 	if r == nil {
 		return
 	}
 	code := r.Code()
-	now := m.clock.Now()
+	if code >= 0 && int(code) < len(m.unsolicited) && m.unsolicited[code] && !m.expected[code] && code != protocol.CodeUpgradeResult {
+		return // heartbeats and other reports no command waits for
+	}
+	if now.IsZero() {
+		now = m.clock.Now()
+	}
 	var fx effects
 	fx.vehicle = v
 	m.mu.Lock()

@@ -32,10 +32,10 @@ func TestSameReplyCodeMatchedOldestFirst(t *testing.T) {
 	if string(got[0].payload) != `{"a":39,"v":10}` || string(got[1].payload) != `{"a":39,"v":20}` || got[0].topic != "12AB" {
 		t.Fatalf("published %s", payloads(got))
 	}
-	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusFailed))
+	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusFailed), time.Time{})
 	ra := mustResult(t, a)
 	notDone(t, b)
-	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK))
+	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK), time.Time{})
 	rb := mustResult(t, b)
 	if ra.Outcome != link.OutcomeFailed || *ra.Status != 1 || !errors.Is(ra.Err, ErrFailed) || rb.Outcome != link.OutcomeAcked || rb.Err != nil {
 		t.Fatalf("a %+v / b %+v", ra.CommandResult, rb.CommandResult)
@@ -62,7 +62,7 @@ func TestSameCodeLaneSerialisedByDefault(t *testing.T) {
 	if s := h.m.Stats(); s.Queued != 1 || s.Awaiting != 2 {
 		t.Fatalf("stats %+v", s)
 	}
-	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK))
+	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK), time.Time{})
 	if r := mustResult(t, a); r.Outcome != link.OutcomeAcked {
 		t.Fatalf("a %+v", r.CommandResult)
 	}
@@ -70,8 +70,8 @@ func TestSameCodeLaneSerialisedByDefault(t *testing.T) {
 	if string(got[2].payload) != `{"a":39,"v":20}` {
 		t.Fatalf("published %s", payloads(got))
 	}
-	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK))
-	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}, SpeedLimit: 20})
+	h.m.OnReply(veh, vibrationAck(veh, protocol.StatusOK), time.Time{})
+	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}, SpeedLimit: 20}, time.Time{})
 	if r := mustResult(t, b); r.Outcome != link.OutcomeAcked {
 		t.Fatalf("b %+v", r.CommandResult)
 	}
@@ -88,10 +88,10 @@ func TestDifferentCodesInterleaved(t *testing.T) {
 	light := h.m.Send(context.Background(), veh, protocol.NewSetHeadlight(true), Options{ID: "light"})
 	h.pub.waitN(t, 3)
 	// Replies arrive in another order than the commands left.
-	h.m.OnReply(veh, &protocol.SetHeadlightReply{Header: protocol.Header{From: veh}, Ack: protocol.Ack{Status: 1}})
-	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}, Battery: 80})
+	h.m.OnReply(veh, &protocol.SetHeadlightReply{Header: protocol.Header{From: veh}, Ack: protocol.Ack{Status: 1}}, time.Time{})
+	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}, Battery: 80}, time.Time{})
 	notDone(t, lim)
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	for _, c := range []struct {
 		p       *Pending
 		outcome link.Outcome
@@ -165,7 +165,7 @@ func TestAckDuringBackoffCompletes(t *testing.T) {
 	p := h.m.Send(context.Background(), veh, speed(t, 20), Options{})
 	h.pub.waitN(t, 1)
 	h.clock.Advance(5 * time.Second) // attempt 1 timed out, backing off
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	if r := mustResult(t, p); r.Outcome != link.OutcomeAcked || r.Attempts != 1 {
 		t.Fatalf("%+v", r.CommandResult)
 	}
@@ -184,7 +184,7 @@ func TestLateAckAfterTimeoutIsUnmatched(t *testing.T) {
 	}
 	qry := h.m.Send(context.Background(), veh, cmdOf(t, protocol.CodeQueryParams, nil), Options{})
 	h.pub.waitN(t, 2)
-	h.m.OnReply(veh, speedAck(veh, 0)) // the late 14
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{}) // the late 14
 	notDone(t, qry)
 	if s := h.m.Stats(); s.Unmatched != 1 {
 		t.Fatalf("unmatched %d", s.Unmatched)
@@ -195,13 +195,13 @@ func TestLateAckAfterTimeoutIsUnmatched(t *testing.T) {
 	if v := testutil.ToFloat64(h.m.met.unmatched.WithLabelValues("14")); v != 1 {
 		t.Fatalf("metric %v", v)
 	}
-	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}})
+	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}}, time.Time{})
 	if r := mustResult(t, qry); r.Outcome != link.OutcomeAcked {
 		t.Fatalf("%+v", r.CommandResult)
 	}
 	// Unsolicited reports are not unmatched replies; nor are other vehicles' acks matched here.
-	h.m.OnReply(veh, &protocol.Heartbeat{Header: protocol.Header{From: veh}})
-	h.m.OnReply("99ZZ", speedAck("99ZZ", 0))
+	h.m.OnReply(veh, &protocol.Heartbeat{Header: protocol.Header{From: veh}}, time.Time{})
+	h.m.OnReply("99ZZ", speedAck("99ZZ", 0), time.Time{})
 	if s := h.m.Stats(); s.Unmatched != 2 {
 		t.Fatalf("unmatched %d, want 2", s.Unmatched)
 	}
@@ -224,7 +224,7 @@ func TestOfflineQueuedSentOnReconnect(t *testing.T) {
 	if r := mustResult(t, buzz); r.Outcome != link.OutcomeAcked || r.Attempts != 1 || r.ReplyCode != 0 {
 		t.Fatalf("buzzer %+v", r.CommandResult)
 	}
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	if r := mustResult(t, p); r.Outcome != link.OutcomeAcked {
 		t.Fatalf("%+v", r.CommandResult)
 	}
@@ -266,7 +266,7 @@ func TestRetryWhileOfflineMadeUpOnReconnect(t *testing.T) {
 	h.clock.Advance(2 * time.Second)
 	h.m.VehicleOnline(veh) // made up at once
 	h.pub.waitN(t, 2)
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	if r := mustResult(t, p); r.Outcome != link.OutcomeAcked || r.Attempts != 2 {
 		t.Fatalf("%+v", r.CommandResult)
 	}
@@ -290,7 +290,7 @@ func TestSupersedeSpeedLimit(t *testing.T) {
 		if string(got[0].payload) != `{"a":13,"k":2025}` {
 			t.Fatalf("published %s", payloads(got))
 		}
-		h.m.OnReply(veh, speedAck(veh, 0))
+		h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 		if r := mustResult(t, c); r.Outcome != link.OutcomeAcked {
 			t.Fatalf("c %+v", r.CommandResult)
 		}
@@ -312,7 +312,7 @@ func TestSupersedeSpeedLimit(t *testing.T) {
 		if string(got[1].payload) != `{"a":13,"k":2020}` {
 			t.Fatalf("published %s", payloads(got))
 		}
-		h.m.OnReply(veh, speedAck(veh, 0))
+		h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 		if r := mustResult(t, b); r.Outcome != link.OutcomeAcked {
 			t.Fatalf("b %+v", r.CommandResult)
 		}
@@ -323,7 +323,7 @@ func TestSupersedeSpeedLimit(t *testing.T) {
 		a := h.m.Send(context.Background(), veh, speed(t, 15), Options{ID: "a"})
 		h.pub.waitN(t, 1)
 		b := h.m.Send(context.Background(), veh, speed(t, 20), Options{ID: "b"})
-		h.m.OnReply(veh, speedAck(veh, 0))
+		h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 		if r := mustResult(t, a); r.Outcome != link.OutcomeAcked {
 			t.Fatalf("a %+v", r.CommandResult)
 		}
@@ -351,7 +351,7 @@ func TestSupersedeSpeedLimit(t *testing.T) {
 			t.Fatalf("published %s", payloads(got))
 		}
 		notDone(t, off)
-		h.m.OnReply(veh, &protocol.PowerOffReply{Header: protocol.Header{From: veh}})
+		h.m.OnReply(veh, &protocol.PowerOffReply{Header: protocol.Header{From: veh}}, time.Time{})
 		if r := mustResult(t, off); r.Outcome != link.OutcomeAcked {
 			t.Fatalf("off %+v", r.CommandResult)
 		}
@@ -379,7 +379,7 @@ func TestCancelAndContext(t *testing.T) {
 	if r := mustResult(t, q); r.Outcome != link.OutcomeTimeout || !errors.Is(r.Err, ErrCancelled) {
 		t.Fatalf("%+v", r.CommandResult)
 	}
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	if h.m.Stats().Unmatched != 1 {
 		t.Fatal("ack of a cancelled command should be unmatched")
 	}
@@ -499,7 +499,7 @@ func TestHandleRequest(t *testing.T) {
 	if string(got[0].payload) != `{"a":13,"k":2018}` {
 		t.Fatalf("published %s", payloads(got))
 	}
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	res := <-done
 	if res.Outcome != link.OutcomeAcked || res.ID != "ok" || res.Source != "admin:7" || *res.Status != 0 || res.ReplyCode != 14 {
 		t.Fatalf("%+v", res)
@@ -518,7 +518,7 @@ func TestHandleRequest(t *testing.T) {
 	}
 	h.m.VehicleOnline(veh)
 	h.pub.waitN(t, 2)
-	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}})
+	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}}, time.Time{})
 	waitFor(t, "event", func() bool {
 		ev := h.sink.commands()
 		return len(ev) > 0 && ev[len(ev)-1].ID == "late" && ev[len(ev)-1].Outcome == link.OutcomeAcked
@@ -532,7 +532,7 @@ func TestMetricsRegistered(t *testing.T) {
 	p := h.m.Send(context.Background(), veh, speed(t, 10), Options{})
 	h.pub.waitN(t, 1)
 	h.clock.Advance(250 * time.Millisecond)
-	h.m.OnReply(veh, speedAck(veh, 0))
+	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	mustResult(t, p)
 	if v := testutil.ToFloat64(h.m.met.outcomes.WithLabelValues("13", "acked")); v != 1 {
 		t.Fatalf("outcomes %v", v)
