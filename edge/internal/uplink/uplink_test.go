@@ -1,0 +1,229 @@
+package uplink
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetedge/fleetedge/edge/internal/outbox"
+	"github.com/fleetedge/fleetedge/protocol/link"
+)
+
+func newTestUplink(t *testing.T, ob Source, nc *nats.Conn, mod func(*Config)) *Uplink {
+	t.Helper()
+	cfg := Config{Gateway: testGateway, City: testCity, Cadence: DefaultCadence(),
+		ReadBatch: 100, Window: 4, AckTimeout: time.Second, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	u, err := New(cfg, ob, nc, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func dial(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := Dial(NATSConfig{URL: url, Name: "uplink-test", ReconnectMin: 20 * time.Millisecond,
+		ReconnectMax: 200 * time.Millisecond}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// fleetRecords makes vehicles × n GPS reports 5 s apart (every one due) and one
+// alarm event per vehicle after its first report.
+func fleetRecords(t testing.TB, vehicles, n int, start time.Time) (recs []outbox.Record, reports int) {
+	for i := range n {
+		at := start.Add(time.Duration(i) * 5 * time.Second)
+		for v := range vehicles {
+			id := vehicleID(v)
+			recs = append(recs, reportRecord(id, at, gpsPayload(id, i, false)))
+			reports++
+			if i == 0 {
+				recs = append(recs, eventRecord(t, link.Event{Vehicle: id, Time: at, Kind: link.EventAlarm,
+					Alarm: &link.AlarmEvent{Reason: "fallen"}}))
+			}
+		}
+	}
+	return recs, reports
+}
+
+func vehicleID(v int) string { return "V" + string(rune('A'+v/26%26)) + string(rune('A'+v%26)) }
+
+func TestDrainsEveryRecordOnceAndEmptiesTheOutbox(t *testing.T) {
+	srv := startNATS(t, t.TempDir(), -1)
+	ensureStream(t, srv.ClientURL())
+	ob := openOutbox(t)
+	recs, reports := fleetRecords(t, 20, 15, t0)
+	seqs := appendAll(t, ob, recs)
+
+	u := newTestUplink(t, ob, dial(t, srv.ClientURL()), nil)
+	runUplink(t, u)
+	// More records while it runs: the loop must wake up for them.
+	later, laterReports := fleetRecords(t, 20, 3, t0.Add(time.Hour))
+	seqs = append(seqs, appendAll(t, ob, later)...)
+	last := ob.LastSeq()
+	eventually(t, 20*time.Second, "outbox drained", func() bool {
+		return ob.Stats().Records == 0 && u.Stats().DeletedThrough == last
+	})
+
+	got := readStream(t, srv.ClientURL())
+	if got.dups != 0 {
+		t.Errorf("%d records duplicated in the stream without any failure", got.dups)
+	}
+	if n := len(got.telemetry); n != reports+laterReports {
+		t.Errorf("telemetry records in stream = %d, want %d", n, reports+laterReports)
+	}
+	if n := len(got.events); n != 40 {
+		t.Errorf("events in stream = %d, want 40", n)
+	}
+	for _, s := range seqs {
+		_, tel := got.telemetry[s]
+		_, ev := got.events[s]
+		if !tel && !ev {
+			t.Fatalf("seq %d missing from the stream", s)
+		}
+	}
+	st := u.Stats()
+	if st.PublishedTelemetry != uint64(reports+laterReports) || st.PublishedEvents != 40 || st.InFlight != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	if got.messages < len(seqs)/100 || got.messages > len(seqs)/10 {
+		t.Errorf("%d messages for %d records with ReadBatch 100: not batched as configured", got.messages, len(seqs))
+	}
+}
+
+func TestLinkDownOutboxKeepsFillingThenEverythingArrivesOnce(t *testing.T) {
+	dir := t.TempDir()
+	srv := startNATS(t, dir, -1)
+	url := srv.ClientURL()
+	port := srv.Addr().(*net.TCPAddr).Port
+	ensureStream(t, url)
+	ob := openOutbox(t)
+	u := newTestUplink(t, ob, dial(t, url), nil)
+	runUplink(t, u)
+
+	// An appender that keeps going through the outage.
+	stopAppend := make(chan struct{})
+	appended := make(chan int)
+	go func() {
+		n := 0
+		for i := 0; ; i++ {
+			select {
+			case <-stopAppend:
+				appended <- n
+				return
+			default:
+			}
+			at := t0.Add(time.Duration(i) * 5 * time.Second)
+			var wg sync.WaitGroup
+			for v := range 5 {
+				id := vehicleID(v)
+				wg.Add(1)
+				if err := ob.AppendAsync(reportRecord(id, at, gpsPayload(id, i, false)), func(_ uint64, err error) {
+					if err != nil {
+						t.Errorf("append: %v", err)
+					}
+					wg.Done()
+				}); err != nil {
+					t.Errorf("append: %v", err)
+					wg.Done()
+				}
+			}
+			wg.Wait()
+			n += 5
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+
+	eventually(t, 10*time.Second, "first records acknowledged", func() bool { return u.Stats().AckedThrough > 50 })
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	before := ob.Stats().Records
+	eventually(t, 10*time.Second, "outbox growing while the link is down", func() bool {
+		return ob.Stats().Records > before+200
+	})
+	if u.Stats().Connected {
+		t.Error("uplink reports connected while the server is down")
+	}
+
+	startNATS(t, dir, port)
+	time.Sleep(300 * time.Millisecond)
+	close(stopAppend)
+	total := <-appended
+	last := ob.LastSeq()
+	eventually(t, 30*time.Second, "outbox drained after the outage", func() bool {
+		return ob.Stats().Records == 0 && u.Stats().AckedThrough == last
+	})
+	got := readStream(t, url)
+	if len(got.telemetry) != total {
+		t.Errorf("telemetry records in stream = %d, want %d (all appended)", len(got.telemetry), total)
+	}
+	for s := uint64(1); s <= last; s++ {
+		if _, ok := got.telemetry[s]; !ok {
+			t.Fatalf("seq %d lost", s)
+		}
+	}
+	if got.dups != 0 {
+		t.Errorf("%d duplicate records in the stream (resends must reuse their Nats-Msg-Id)", got.dups)
+	}
+	if st := u.Stats(); st.PublishErrors == 0 {
+		t.Errorf("no publish error counted through an outage: %+v", st)
+	}
+}
+
+func TestInvalidRecordsAreDroppedAndDoNotBlock(t *testing.T) {
+	srv := startNATS(t, t.TempDir(), -1)
+	ensureStream(t, srv.ClientURL())
+	ob := openOutbox(t)
+	bad := []outbox.Record{
+		reportRecord("V1", t0, []byte(`{"a":19,"i":"V1","g":"garbage"}`)),
+		{Class: outbox.ClassEvent, Time: t0, Vehicle: "V1", Kind: "alarm", Payload: []byte(`{not json`)},
+		eventRecord(t, link.Event{Vehicle: "V1", Time: t0, Kind: link.EventAlarm}), // alarm without its payload
+		{Class: outbox.ClassTelemetry, Time: t0, Vehicle: "V1", Kind: "unknown", Payload: []byte("x")},
+	}
+	good := reportRecord("V1", t0, gpsPayload("V1", 1, false))
+	appendAll(t, ob, append(bad, good))
+	u := newTestUplink(t, ob, dial(t, srv.ClientURL()), nil)
+	runUplink(t, u)
+	eventually(t, 10*time.Second, "outbox drained", func() bool { return ob.Stats().Records == 0 })
+	if st := u.Stats(); st.Invalid != uint64(len(bad)) || st.PublishedTelemetry != 1 {
+		t.Errorf("stats = %+v, want %d invalid and 1 telemetry record", st, len(bad))
+	}
+	if got := readStream(t, srv.ClientURL()); len(got.telemetry) != 1 || len(got.events) != 0 {
+		t.Errorf("stream holds %d telemetry records and %d events, want 1 and 0", len(got.telemetry), len(got.events))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"bad gateway", func(c *Config) { c.Gateway = "GW.1" }},
+		{"bad city", func(c *Config) { c.City = "" }},
+		{"negative cadence", func(c *Config) { c.Cadence.Battery = -time.Second }},
+		{"window", func(c *Config) { c.Window = -1 }},
+		{"tiny messages", func(c *Config) { c.MaxMessageBytes = 10 }},
+		{"retry bounds", func(c *Config) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Gateway: testGateway, City: testCity}
+			tc.mod(&cfg)
+			if err := cfg.Validate(); !errors.Is(err, ErrConfig) {
+				t.Errorf("Validate = %v, want ErrConfig", err)
+			}
+		})
+	}
+	if err := (Config{Gateway: testGateway, City: testCity}).Validate(); err != nil {
+		t.Errorf("minimal config: %v", err)
+	}
+}
