@@ -12,8 +12,9 @@ import (
 )
 
 // genCity writes the demo city's street file and zones file into --out.
-func genCity(args []string, stdout io.Writer) error {
+func genCity(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gen-city", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	out := fs.String("out", "deploy/demo/barcelona", "directory for streets.json and geofencing_zones.json")
 	if err := fs.Parse(args); err != nil {
 		return err
