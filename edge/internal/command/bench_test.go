@@ -55,9 +55,9 @@ func BenchmarkSendAckParallel(b *testing.B) {
 	}
 	defer m.Close()
 	var next atomic.Int64
-	cmd, _ := protocol.NewSetSpeedLimit(15)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		cmd, _ := protocol.NewSetSpeedLimit(15)
 		v := protocol.VehicleID(fmt.Sprintf("P%05d", next.Add(1)))
 		m.VehicleOnline(v)
 		ctx := context.Background()

@@ -262,6 +262,8 @@ func (u *Upgrade) run() {
 	u.m.upgrades--
 	u.m.mu.Unlock()
 	p := u.update(func(p *Progress) { p.State, p.Err = state, err })
+	u.m.log.Info("firmware upgrade ended", "vehicle", u.veh, "job", p.JobID, "state", string(state),
+		"sent", p.Sent, "total", p.Total, "failures", p.Failures, "restarts", p.Restarts, "err", err)
 	u.emit(p)
 	u.cancel(nil)
 	close(u.done)
@@ -335,6 +337,9 @@ func (u *Upgrade) exchange(cmd protocol.Command) (Result, error) {
 	for {
 		select {
 		case <-p.Done():
+			if err := context.Cause(u.ctx); err != nil {
+				return Result{}, err // cancelled or closing: do not read this as a module failure
+			}
 			r, _ := p.Result()
 			return r, nil
 		case <-u.ctx.Done():

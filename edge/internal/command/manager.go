@@ -99,6 +99,8 @@ type Manager struct {
 	// expected[c]: some command expects reply code c. Both fixed at New.
 	unsolicited, expected [256]bool
 
+	encMu sync.Mutex // serialises protocol.EncodeCommand (see Send)
+
 	mu       sync.Mutex // guards everything below and every entry's mutable fields
 	closed   bool
 	seq      uint64
@@ -289,7 +291,12 @@ func (m *Manager) Send(ctx context.Context, v protocol.VehicleID, cmd protocol.C
 	if cmd != nil {
 		code = cmd.Code()
 	}
+	// protocol's encoder writes the values it reads back into the command, so
+	// callers sharing one command value (a rule's cached 13) would race; all
+	// encodes of the gateway pass here, serialised.
+	m.encMu.Lock()
 	pkt, err := protocol.EncodeCommand(v, cmd)
+	m.encMu.Unlock()
 	if err == nil && m.cfg.KnownVehicle != nil && !m.cfg.KnownVehicle(v) {
 		err = fmt.Errorf("%w %q", ErrUnknownVehicle, v)
 	} else if err != nil {
@@ -774,7 +781,12 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	var jobs []*Upgrade
+	// Jobs first, so they read their abandoned packages as the shutdown.
+	for _, veh := range m.vehicles {
+		if veh.job != nil {
+			veh.job.cancelWith(ErrClosed)
+		}
+	}
 	for _, veh := range m.vehicles {
 		for _, e := range slices.Concat(veh.queue, veh.awaiting) {
 			o := link.OutcomeRejected
@@ -783,15 +795,9 @@ func (m *Manager) Close() error {
 			}
 			m.finish(e, o, ErrClosed, nil, now, &fx)
 		}
-		if veh.job != nil {
-			jobs = append(jobs, veh.job)
-		}
 	}
 	m.mu.Unlock()
 	m.flush(&fx)
-	for _, j := range jobs {
-		j.cancelWith(ErrClosed)
-	}
 	m.stop()
 	m.wg.Wait()
 	return nil

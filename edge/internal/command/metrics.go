@@ -64,7 +64,13 @@ func newMetrics(m *Manager, reg prometheus.Registerer) (*metrics, error) {
 	return mt, nil
 }
 
-func codeLabel(c protocol.Code) string { return strconv.Itoa(int(c)) }
+// codeLabel bounds the label values to the byte range of real codes.
+func codeLabel(c protocol.Code) string {
+	if c < 0 || c > 255 {
+		return "invalid"
+	}
+	return strconv.Itoa(int(c))
+}
 
 func (mt *metrics) outcome(c protocol.Code, o link.Outcome) {
 	mt.outcomes.WithLabelValues(codeLabel(c), string(o)).Inc()
