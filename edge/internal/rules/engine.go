@@ -275,13 +275,14 @@ func (e *Engine) send(v *vehicle, cmd protocol.Command, reason Reason) {
 }
 
 // sendLimit sends 13 with kmh and records it as applied. Called with v.mu held.
+// Every limit is already within 0–30 (clampLimit, checkLimit), so the command
+// is built directly: protocol.NewSetSpeedLimit's validation would allocate.
 func (e *Engine) sendLimit(v *vehicle, kmh int, reason Reason) {
-	c, err := protocol.NewSetSpeedLimit(kmh)
-	if err != nil { // unreachable: every limit is clamped to 0–30
-		e.log.Error("speed limit command refused", "vehicle", v.id, "kmh", kmh, "err", err)
+	if kmh < 0 || kmh > protocol.MaxSpeedLimitKMH { // unreachable
+		e.log.Error("speed limit out of range", "vehicle", v.id, "kmh", kmh)
 		return
 	}
-	e.send(v, c, reason)
+	e.send(v, &protocol.SetSpeedLimit{KMH: kmh}, reason)
 	v.applied, v.known = kmh, true
 }
 

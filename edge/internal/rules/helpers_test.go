@@ -64,6 +64,9 @@ type testZone struct {
 	rules          []rule
 	kind           string
 	alarm          bool
+	// circle, when > 0, replaces the rectangle by a 24-vertex circle of
+	// this radius (metres) centred in the rectangle.
+	circle float64
 }
 
 // city builds a GBFS v3 geofencing_zones.json document and loads it.
@@ -71,8 +74,18 @@ func city(t testing.TB, global []rule, zones ...testZone) *zone.Set {
 	t.Helper()
 	features := make([]any, 0, len(zones))
 	for _, z := range zones {
+		pts := []orb.Point{at(z.x0, z.y0), at(z.x1, z.y0), at(z.x1, z.y1), at(z.x0, z.y1), at(z.x0, z.y0)}
+		if z.circle > 0 {
+			cx, cy := (z.x0+z.x1)/2, (z.y0+z.y1)/2
+			pts = pts[:0]
+			for k := range 24 {
+				a := float64(k) / 24 * 2 * math.Pi
+				pts = append(pts, at(cx+z.circle*math.Cos(a), cy+z.circle*math.Sin(a)))
+			}
+			pts = append(pts, pts[0])
+		}
 		ring := [][]float64{}
-		for _, p := range []orb.Point{at(z.x0, z.y0), at(z.x1, z.y0), at(z.x1, z.y1), at(z.x0, z.y1), at(z.x0, z.y0)} {
+		for _, p := range pts {
 			ring = append(ring, []float64{p[0], p[1]})
 		}
 		props := map[string]any{"rules": z.rules}

@@ -23,6 +23,9 @@ type metrics struct {
 	ignoredLBS     prometheus.Counter
 	ignoredInvalid prometheus.Counter
 	vibrations     prometheus.Counter
+
+	byCommand map[commandKey]prometheus.Counter // read-only after newMetrics
+	byAlarm   map[string]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, vehicles func() float64) (*metrics, error) {
@@ -59,6 +62,7 @@ func newMetrics(reg prometheus.Registerer, vehicles func() float64) (*metrics, e
 			Help: "Vibration reports of parked vehicles (alarms are rate-limited per vehicle).",
 		}),
 	}
+	m.resolve()
 	if reg == nil {
 		return m, nil
 	}
@@ -76,8 +80,46 @@ func newMetrics(reg prometheus.Registerer, vehicles func() float64) (*metrics, e
 
 func (m *metrics) observe(start time.Time) { m.eval.Observe(time.Since(start).Seconds()) }
 
+// commandKey indexes the pre-resolved command counters.
+type commandKey struct {
+	reason Reason
+	code   protocol.Code
+}
+
 func (m *metrics) command(r Reason, code protocol.Code) {
+	if c, ok := m.byCommand[commandKey{r, code}]; ok {
+		c.Inc()
+		return
+	}
 	m.commands.WithLabelValues(string(r), strconv.Itoa(int(code))).Inc()
 }
 
-func (m *metrics) alarm(reason string) { m.alarms.WithLabelValues(reason).Inc() }
+func (m *metrics) alarm(reason string) {
+	if c, ok := m.byAlarm[reason]; ok {
+		c.Inc()
+		return
+	}
+	m.alarms.WithLabelValues(reason).Inc()
+}
+
+// resolve pre-creates the counters of every reason the engine uses, so
+// counting a command does not allocate and every series exists from the
+// start (at 0).
+func (m *metrics) resolve() {
+	m.byCommand = map[commandKey]prometheus.Counter{}
+	for _, k := range []commandKey{
+		{ReasonSlowZone, protocol.CodeSetSpeedLimit},
+		{ReasonNormalLimit, protocol.CodeSetSpeedLimit},
+		{ReasonNoRide, protocol.CodeSetSpeedLimit},
+		{ReasonNoRide, protocol.CodeBuzzer},
+		{ReasonZoneAlarm, protocol.CodeBuzzer},
+		{ReasonTheft, protocol.CodeBuzzer},
+		{ReasonTheft, protocol.CodeMotorLock},
+	} {
+		m.byCommand[k] = m.commands.WithLabelValues(string(k.reason), strconv.Itoa(int(k.code)))
+	}
+	m.byAlarm = map[string]prometheus.Counter{}
+	for _, r := range []string{AlarmNoRideZone, AlarmLeftOperatingArea, AlarmZoneEntry, AlarmVibration, AlarmFallen} {
+		m.byAlarm[r] = m.alarms.WithLabelValues(r)
+	}
+}
