@@ -88,3 +88,21 @@ func BenchmarkOnReplyHeartbeat(b *testing.B) {
 type recSinkDiscard struct{}
 
 func (recSinkDiscard) Emit(link.Event) {}
+
+// BenchmarkBrokerRoundTrip: Send a 13 → mochi → paho scooter decodes it and
+// acks on "bike" → ingest hook → OnReply → outcome, one at a time on loopback.
+func BenchmarkBrokerRoundTrip(b *testing.B) {
+	w := newWorld(b, Config{}, "A1")
+	w.scooter("A1", func(s *scooter, c protocol.Command) {
+		s.reply(&protocol.SetSpeedLimitReply{Header: hdr(s)}, "")
+	})
+	waitFor(b, "online", func() bool { return w.m.Stats().Vehicles == 1 })
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		cmd, _ := protocol.NewSetSpeedLimit(15)
+		if r := mustResult(b, w.m.Send(ctx, "A1", cmd, Options{})); r.Outcome != link.OutcomeAcked {
+			b.Fatal(r.CommandResult)
+		}
+	}
+}

@@ -68,7 +68,7 @@ type credMap map[string]devicecred.Digest
 func (c credMap) Credential(v string) (devicecred.Digest, bool) { d, ok := c[v]; return d, ok }
 
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *broker.Server
 	m       *Manager
 	sink    *recSink
@@ -85,7 +85,7 @@ func fastPolicies() map[protocol.Code]Policy {
 	return p
 }
 
-func newWorld(t *testing.T, cfg Config, ids ...string) *world {
+func newWorld(t testing.TB, cfg Config, ids ...string) *world {
 	t.Helper()
 	creds, secrets := credMap{}, map[string]string{}
 	for _, id := range ids {

@@ -174,7 +174,7 @@ func (s *recSink) commands() []link.CommandResult {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -230,7 +230,7 @@ func (h *harness) unmatchedCodes() []protocol.Code {
 	return out
 }
 
-func mustResult(t *testing.T, p *Pending) Result {
+func mustResult(t testing.TB, p *Pending) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
