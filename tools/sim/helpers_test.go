@@ -143,7 +143,9 @@ var (
 )
 
 // barcelona is the demo street graph (built once per test binary).
-func barcelona(t *testing.T) *citymap.Graph {
+func barcelona(t *testing.T) *citymap.Graph { return barcelonaB(t) }
+
+func barcelonaB(t testing.TB) *citymap.Graph {
 	t.Helper()
 	graphOnce.Do(func() {
 		f, err := democity.Streets()

@@ -198,8 +198,9 @@ func (s *scooter) step(now time.Time, outs []out) (res []out, connect bool, drop
 		dt = 0
 	}
 	cfg := &s.f.cfg
+	wasParked := !s.powered
 	s.move(now, dt)
-	if !s.powered && cfg.AutoRidePerHour > 0 && s.rng.Float64() < cfg.AutoRidePerHour*dt.Hours() {
+	if wasParked && !s.powered && cfg.AutoRidePerHour > 0 && s.rng.Float64() < cfg.AutoRidePerHour*dt.Hours() {
 		s.powerOn(true)
 	}
 	vibrate := !s.powered && cfg.VibrationPerHour > 0 && s.rng.Float64() < cfg.VibrationPerHour*dt.Hours()
