@@ -29,6 +29,10 @@ import (
 type testIngest struct {
 	mqtt.HookBase
 	m atomic.Pointer[Manager]
+	// current client per id: the end of a session taken over by a reconnect
+	// (mochi disconnects the old one, possibly after the new one subscribed)
+	// must not mark the vehicle offline.
+	sessions sync.Map
 }
 
 func (h *testIngest) ID() string { return "test-ingest" }
@@ -54,13 +58,16 @@ func (h *testIngest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 func (h *testIngest) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
 	for i, f := range pk.Filters {
 		if f.Filter == cl.ID && i < len(codes) && codes[i] < 0x80 {
+			h.sessions.Store(cl.ID, cl)
 			h.m.Load().VehicleOnline(protocol.VehicleID(cl.ID))
 		}
 	}
 }
 
 func (h *testIngest) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	h.m.Load().VehicleOffline(protocol.VehicleID(cl.ID))
+	if h.sessions.CompareAndDelete(cl.ID, cl) {
+		h.m.Load().VehicleOffline(protocol.VehicleID(cl.ID))
+	}
 }
 
 type credMap map[string]devicecred.Digest

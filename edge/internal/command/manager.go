@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,9 +96,12 @@ type Manager struct {
 	cfg      Config
 	policies map[protocol.Code]Policy
 	dflt     Policy
-	// unsolicited[c]: code c is sent by vehicles on their own (never unmatched);
-	// expected[c]: some command expects reply code c. Both fixed at New.
-	unsolicited, expected [256]bool
+	// unsolicited[c]: code c is sent by vehicles on their own (never
+	// unmatched); fixed at New. awaitingBy[c]: commands of all vehicles
+	// awaiting reply code c (changed under mu, read without it by OnReply's
+	// fast path).
+	unsolicited [256]bool
+	awaitingBy  [256]atomic.Int32
 
 	encMu sync.Mutex // serialises protocol.EncodeCommand (see Send)
 
@@ -200,9 +204,6 @@ func New(cfg Config) (*Manager, error) {
 	for _, s := range protocol.Specs() {
 		if s.Unsolicited && s.Code >= 0 && int(s.Code) < len(m.unsolicited) {
 			m.unsolicited[s.Code] = true
-		}
-		if s.HasReply && s.Reply >= 0 && int(s.Reply) < len(m.expected) {
-			m.expected[s.Reply] = true
 		}
 	}
 	met, err := newMetrics(m, cfg.Registerer)
@@ -471,6 +472,9 @@ func (m *Manager) dispatch(veh *vehicle, now time.Time, fx *effects) {
 		}
 		veh.awaiting = append(veh.awaiting, e)
 		m.awaiting++
+		if e.hasReply && e.reply >= 0 && int(e.reply) < len(m.awaitingBy) {
+			m.awaitingBy[e.reply].Add(1)
+		}
 		m.attempt(e, now, true)
 	}
 }
@@ -595,6 +599,9 @@ func (m *Manager) finish(e *entry, o link.Outcome, err error, reply protocol.Rep
 		if i := slices.Index(veh.awaiting, e); i >= 0 {
 			veh.awaiting = slices.Delete(veh.awaiting, i, i+1)
 			m.awaiting--
+			if e.hasReply && e.reply >= 0 && int(e.reply) < len(m.awaitingBy) {
+				m.awaitingBy[e.reply].Add(-1)
+			}
 		}
 	}
 	e.state = stDone
@@ -653,8 +660,9 @@ func (m *Manager) OnReply(v protocol.VehicleID, r protocol.Report, now time.Time
 		return
 	}
 	code := r.Code()
-	if code >= 0 && int(code) < len(m.unsolicited) && m.unsolicited[code] && !m.expected[code] && code != protocol.CodeUpgradeResult {
-		return // heartbeats and other reports no command waits for
+	if code >= 0 && int(code) < len(m.unsolicited) && m.unsolicited[code] && code != protocol.CodeUpgradeResult &&
+		m.awaitingBy[code].Load() == 0 {
+		return // heartbeats, fixes while no 18 is out, …: no lock taken
 	}
 	if now.IsZero() {
 		now = m.clock.Now()
