@@ -19,7 +19,7 @@ func command(t *testing.T, f *Fleet, id string, cmd protocol.Command) []out {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, _ := s.onCommand(pkt.Payload)
+	outs, _, _ := s.onCommand(pkt.Payload)
 	return outs
 }
 

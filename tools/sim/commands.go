@@ -31,8 +31,9 @@ const (
 
 // onCommand handles one payload received on the vehicle topic: it records
 // it, changes the scooter's state and returns the reply (if any) to publish
-// now, as the firmware would. Caller does not hold mu.
-func (s *scooter) onCommand(payload []byte) ([]out, action) {
+// now, as the firmware would. Caller does not hold mu. rec is nil for the
+// scooter's own echo (78 on its topic), which is ignored.
+func (s *scooter) onCommand(payload []byte) ([]out, action, *CommandRecord) {
 	at := s.f.cfg.Clock.Now()
 	cmd, derr := protocol.DecodeCommand(payload)
 	if derr != nil {
@@ -40,7 +41,7 @@ func (s *scooter) onCommand(payload []byte) ([]out, action) {
 		// the firmware hears its echo and ignores it.
 		if m, err := protocol.Decode(string(s.id), payload); err == nil {
 			if _, isReport := m.(protocol.Report); isReport {
-				return nil, actNone
+				return nil, actNone, nil
 			}
 		}
 	}
@@ -69,9 +70,6 @@ func (s *scooter) onCommand(payload []byte) ([]out, action) {
 	}
 	s.commands = appendCapped(s.commands, rec, s.f.cfg.History)
 	s.f.stats.commands.Add(1)
-	if cb := s.f.cfg.OnCommand; cb != nil {
-		cb(s.cred.ID, rec)
-	}
 	var outs []out
 	act := actNone
 	if derr != nil {
@@ -82,10 +80,10 @@ func (s *scooter) onCommand(payload []byte) ([]out, action) {
 			outs = s.reply(outs, &protocol.SetSpeedLimitReply{Header: protocol.Header{From: s.id, Present: mask("ts")},
 				Ack: protocol.Ack{Nonce: s.nonce(), Status: protocol.StatusFailed}})
 		}
-		return outs, act
+		return outs, act, &rec
 	}
 	outs, act = s.apply(cmd, at, outs)
-	return outs, act
+	return outs, act, &rec
 }
 
 // apply runs a decoded command. Caller holds mu.

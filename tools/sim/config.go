@@ -164,7 +164,9 @@ type Config struct {
 	// ZoneProbe, when set, is called on every published fix (see Crossing).
 	ZoneProbe ZoneProbe
 	// OnCommand, when set, is called on the receiving goroutine for every
-	// command a scooter receives (after it is recorded, before the reply).
+	// command a scooter receives (after it is recorded, before the reply is
+	// published; without holding any simulator lock). It must be fast: it
+	// delays that scooter's reply.
 	OnCommand func(vehicle string, rec CommandRecord)
 	// History is how many fixes, crossings and commands each scooter keeps
 	// (default 32 each).

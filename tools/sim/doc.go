@@ -18,4 +18,19 @@
 //
 // Time comes from an injected Clock; randomness from per-scooter PCG generators
 // seeded from Config.Seed and the scooter's index.
+//
+// # Measuring fix→command latency
+//
+// Every published GPS fix is recorded (Fix: sequence number, clock time taken
+// just before the publish, the reported position rounded to the wire's 1e-4
+// arc-minute resolution, the true position). When Config.ZoneProbe is set it
+// classifies each reported position (e.g. by the effective speed limit of the
+// same zones file the gateway uses); a fix whose key differs from the previous
+// fix's is a Crossing. When a 13 arrives, the scooter takes the arrival time
+// first thing in the MQTT handler and claims the latest crossing published
+// before it that no earlier 13 claimed: CommandRecord.Latency = arrival −
+// crossing publish time. A ramp (several 13s for one border) counts once, from
+// its first command. The latencies are available per command (State.Commands,
+// Config.OnCommand) and fleet-wide (Fleet.Latencies). Fleet.SendFix publishes
+// a fix at a chosen instant for tests that cross a border on purpose.
 package sim

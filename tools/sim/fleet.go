@@ -328,7 +328,10 @@ func (s *scooter) jitter(d time.Duration) time.Duration {
 
 // handle processes one command payload on the MQTT goroutine.
 func (f *Fleet) handle(s *scooter, payload []byte) {
-	outs, act := s.onCommand(payload)
+	outs, act, rec := s.onCommand(payload)
+	if cb := f.cfg.OnCommand; cb != nil && rec != nil {
+		cb(s.cred.ID, *rec) // outside the scooter's lock: the callback may query the fleet
+	}
 	s.mu.Lock()
 	client, conn := s.client, s.conn
 	if act == actReboot {

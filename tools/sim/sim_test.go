@@ -376,11 +376,19 @@ func TestCrossingLatency(t *testing.T) {
 	var zone atomic.Value
 	zone.Store("normal")
 	var seen atomic.Int32
+	var fleet atomic.Pointer[Fleet]
 	f := startFleet(t, b, Config{
 		Vehicles: vs, GPSInterval: time.Hour, HeartbeatInterval: time.Hour,
 		ZoneProbe: func(lat, lon float64) string { return zone.Load().(string) },
-		OnCommand: func(string, CommandRecord) { seen.Add(1) },
+		OnCommand: func(v string, _ CommandRecord) {
+			if fl := fleet.Load(); fl != nil {
+				if _, err := fl.State(v); err == nil { // the callback may query the fleet
+					seen.Add(1)
+				}
+			}
+		},
 	})
+	fleet.Store(f)
 	id := vs[0].ID
 	if _, err := f.SendFix(id); err != nil {
 		t.Fatal(err)
