@@ -206,6 +206,37 @@ func (e *Engine) Forget(id protocol.VehicleID) {
 	}
 }
 
+// Retain forgets every vehicle for which keep returns false (a new vehicles
+// document arrived) and returns how many it forgot. keep is called with a
+// shard lock held: it must not call the Engine.
+func (e *Engine) Retain(keep func(protocol.VehicleID) bool) int {
+	n := 0
+	for i := range e.shards {
+		sh := &e.shards[i]
+		var drop []*vehicle
+		sh.mu.Lock()
+		for id, v := range sh.m {
+			if !keep(id) {
+				delete(sh.m, id)
+				drop = append(drop, v)
+			}
+		}
+		sh.mu.Unlock()
+		for _, v := range drop {
+			v.mu.Lock()
+			v.gone = true
+			v.stopRamp()
+			v.mu.Unlock()
+		}
+		e.count.Add(-int64(len(drop)))
+		n += len(drop)
+	}
+	return n
+}
+
+// Len returns the number of vehicles with rule state.
+func (e *Engine) Len() int { return int(e.count.Load()) }
+
 func (e *Engine) shard(id protocol.VehicleID) *shard {
 	// FNV-1a, inline so the hot path does not allocate.
 	h := uint32(2166136261)

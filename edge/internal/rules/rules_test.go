@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fleetedge/fleetedge/protocol"
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/zone"
 )
@@ -608,5 +609,22 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := New(Options{Commander: &recorder{}, Registerer: reg}); err == nil {
 		t.Error("registering twice on one registry succeeded")
+	}
+}
+
+func TestRetain(t *testing.T) {
+	h := newHarness(t, Config{}, noRideCity(t))
+	for _, id := range []string{"A", "B", "C"} {
+		h.fixOf(Fix{Vehicle: protocolID(id), Point: at(-50, 0), Powered: true})
+		h.fixOf(Fix{Vehicle: protocolID(id), Point: at(50, 0), Powered: true})
+	}
+	h.rec.take()
+	if n := h.e.Retain(func(id protocol.VehicleID) bool { return id == "B" }); n != 2 || h.e.Len() != 1 {
+		t.Fatalf("forgot %d, %d left", n, h.e.Len())
+	}
+	h.clk.Advance(time.Minute)
+	got := h.rec.take()
+	if len(got) != 2 || got[0].vehicle != "B" || got[1].vehicle != "B" {
+		t.Fatalf("after Retain: %v (only B's ramp step expected)", got)
 	}
 }
