@@ -80,8 +80,18 @@
 //
 // All methods are safe for concurrent use and none waits for the network:
 // Send, OnReply, VehicleOnline/Offline only take Manager.mu briefly, so the
-// MQTT ingest goroutine can call them. Manager.mu guards all queues and
-// entries; outQueue.mu and Upgrade.mu are leaf locks taken under it. The
+// MQTT ingest goroutine can call them (OnReply takes no lock at all for
+// unsolicited reports while no command awaits their code, e.g. GPS fixes).
+// Manager.mu guards all queues and entries; outQueue.mu and Upgrade.mu are
+// leaf locks taken under it; encMu serialises protocol.EncodeCommand, which
+// writes into the command value it encodes, so callers may pass one command
+// value for many vehicles. A command value must not be modified after Send.
+//
+// Connectivity input must describe the vehicle's current session: the
+// caller (the ingest hook) reports VehicleOnline when the scooter has
+// subscribed to its own topic, and VehicleOffline only for the end of the
+// session that is still current (mochi ends a taken-over session after the
+// new one may already be up). The
 // EventSink, Config.OnUnmatched and Config.KnownVehicle are called with no
 // manager lock held, from whichever goroutine decided (a Send caller, the
 // ingest goroutine, a clock timer, a job goroutine): they must not block for
@@ -90,6 +100,11 @@
 // Goroutines: New starts one publisher goroutine, the only caller of
 // Publisher.Publish, so commands leave in the order they were decided; each
 // upgrade job runs in one goroutine; timers are Clock.AfterFunc callbacks.
-// Close ends every open command (ErrClosed; events emitted), cancels the
-// jobs, stops the publisher and waits for all of them.
+// Close cancels the jobs, ends every open command (ErrClosed; events
+// emitted), stops the publisher and waits for all of them. Close the Manager
+// before the outbox its EventSink writes to.
+//
+// A command's event is handed to the EventSink before its Pending completes,
+// so a caller that sees an outcome knows the event is on its way to the
+// outbox. Open, Upgrades and UpgradeOf expose what is in progress (local UI).
 package command

@@ -219,6 +219,9 @@ func TestUpgradeCancelAndDisconnect(t *testing.T) {
 		if p := u.Progress(); p.Sent != 2 || p.State != UpgradeRunning {
 			t.Fatalf("%+v", p)
 		}
+		if got, ok := h.m.UpgradeOf(veh); !ok || got != u || len(h.m.Upgrades()) != 1 {
+			t.Fatal("running job not listed")
+		}
 		u.Cancel()
 		p, err := waitJob(t, u)
 		if !errors.Is(err, ErrCancelled) || p.State != UpgradeCancelled {

@@ -545,3 +545,26 @@ func TestMetricsRegistered(t *testing.T) {
 		t.Fatal("second manager on the same registry must fail, not panic")
 	}
 }
+
+func TestOpenCommands(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.m.VehicleOnline(veh)
+	h.m.Send(context.Background(), veh, speed(t, 10), Options{ID: "a", Source: "rule"})
+	h.m.Send(context.Background(), veh, speed(t, 12), Options{ID: "b"})
+	h.pub.waitN(t, 1)
+	got := h.m.Open(veh)
+	if len(got) != 2 || got[0].ID != "b" || got[0].State != "queued" || got[1].ID != "a" || got[1].State != "awaiting" ||
+		got[1].Attempts != 1 || got[1].Source != "rule" || got[1].Code != protocol.CodeSetSpeedLimit {
+		t.Fatalf("%+v", got)
+	}
+	h.clock.Advance(5 * time.Second)
+	if got := h.m.Open(veh); len(got) != 1 || got[0].ID != "b" || got[0].State != "awaiting" {
+		t.Fatalf("after a's timeout (superseded): %+v", got)
+	}
+	if h.m.Open("NOPE") != nil {
+		t.Fatal("unknown vehicle has open commands")
+	}
+	if _, ok := h.m.UpgradeOf(veh); ok || len(h.m.Upgrades()) != 0 {
+		t.Fatal("no upgrade expected")
+	}
+}
