@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fleetedge/fleetedge/protocol"
 	"github.com/fleetedge/fleetedge/protocol/link"
@@ -192,7 +192,7 @@ func TestLateAckAfterTimeoutIsUnmatched(t *testing.T) {
 	if got := h.unmatchedCodes(); len(got) != 1 || got[0] != protocol.CodeSetSpeedLimitReply {
 		t.Fatalf("OnUnmatched got %v", got)
 	}
-	if v := testutil.ToFloat64(h.m.met.unmatched.WithLabelValues("14")); v != 1 {
+	if v := counterValue(t, h.m.met.unmatched.WithLabelValues("14")); v != 1 {
 		t.Fatalf("metric %v", v)
 	}
 	h.m.OnReply(veh, &protocol.VehicleParams{Header: protocol.Header{From: veh}}, time.Time{})
@@ -534,12 +534,27 @@ func TestMetricsRegistered(t *testing.T) {
 	h.clock.Advance(250 * time.Millisecond)
 	h.m.OnReply(veh, speedAck(veh, 0), time.Time{})
 	mustResult(t, p)
-	if v := testutil.ToFloat64(h.m.met.outcomes.WithLabelValues("13", "acked")); v != 1 {
+	if v := counterValue(t, h.m.met.outcomes.WithLabelValues("13", "acked")); v != 1 {
 		t.Fatalf("outcomes %v", v)
 	}
-	n, err := testutil.GatherAndCount(reg, "fleetedge_command_reply_latency_seconds", "fleetedge_command_published_total", "fleetedge_command_queued")
-	if err != nil || n != 3 {
-		t.Fatalf("gathered %d series, err %v", n, err)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, f := range fams {
+		found[f.GetName()] = true
+		if f.GetName() == "fleetedge_command_reply_latency_seconds" {
+			if h := f.GetMetric()[0].GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != 0.25 {
+				t.Fatalf("latency histogram %v", h)
+			}
+		}
+	}
+	for _, name := range []string{"fleetedge_command_reply_latency_seconds", "fleetedge_command_published_total",
+		"fleetedge_command_queued", "fleetedge_command_outcomes_total", "fleetedge_firmware_upgrades_running"} {
+		if !found[name] {
+			t.Fatalf("%s not registered", name)
+		}
 	}
 	if _, err := New(Config{Publisher: h.pub, Registerer: reg}); err == nil {
 		t.Fatal("second manager on the same registry must fail, not panic")
@@ -567,4 +582,13 @@ func TestOpenCommands(t *testing.T) {
 	if _, ok := h.m.UpgradeOf(veh); ok || len(h.m.Upgrades()) != 0 {
 		t.Fatal("no upgrade expected")
 	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
