@@ -43,9 +43,14 @@
 //
 // # Hysteresis
 //
-// A vehicle's committed verdict is (outcome, containing zones). A fix whose
-// evaluation gives the committed verdict clears any pending one. A fix that
-// gives a different verdict makes it pending (restarting the pending time
+// A vehicle's committed verdict is (outcome, containing zones), the outcome
+// being what the engine acts on (riding allowed or not, which zone forbids
+// it, the resulting limit, the normal limit). A fix whose evaluation gives
+// the committed outcome clears any pending verdict; if its containing zones
+// differ (a zone with no rule for the type, an overlapping zone with the
+// same limit) they are updated at once — there is nothing to act on, so
+// nothing can flap — unless it entered an alarm_on_entry zone. A fix that
+// gives a different outcome (or enters an alarm zone) makes it pending (restarting the pending time
 // if it differs from the verdict already pending) and commits it only if,
 // at that fix, all of these hold:
 //
@@ -98,6 +103,17 @@
 // each vehicle uses the new set; evaluation never pauses. Committed zones
 // are carried into the new set by zone id, so a vehicle does not "enter"
 // a zone that is in both sets.
+//
+// # Wiring
+//
+// New(Options{Config, Commander, Clock, Logger, Registerer, Zones}) builds
+// the engine. Ingest adapts it to the broker's ingest hook (broker.Rules:
+// OnUpdate(fleet.Update, protocol.Report, time.Time) []link.Event): it maps
+// the fleet's change set to OnFix / OnPower / OnVibration / OnPosture and
+// takes each vehicle's type and normal limit from a Directory (the
+// gateway's vehicles document, link.VehicleConfig). A vehicle whose power
+// state the fleet does not know yet counts as off. When the vehicle list
+// changes, Retain (or Forget) drops the state of removed vehicles.
 //
 // # Concurrency contract
 //

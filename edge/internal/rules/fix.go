@@ -135,7 +135,15 @@ func (e *Engine) OnFix(dst []link.Event, f Fix) []link.Event {
 	if v.set != set {
 		v.rebase(set)
 	}
-	if cand == v.cur && slices.Equal(candZones, v.curZones) {
+	// Same outcome but other containing zones (a transparent or shadowed
+	// zone, an overlapping zone with the same limit): nothing to act on and
+	// nothing to flap, so the zones are updated without hysteresis — unless
+	// an alarm_on_entry zone was entered.
+	sameZones := slices.Equal(candZones, v.curZones)
+	if cand == v.cur && (sameZones || !v.scratch.Alarm || !enteredAlarm(set, v.curZones, candZones)) {
+		if !sameZones {
+			v.curZones = append(v.curZones[:0], candZones...)
+		}
 		v.hasPend = false
 		return dst
 	}
@@ -149,6 +157,12 @@ func (e *Engine) OnFix(dst []link.Event, f Fix) []link.Event {
 		return dst
 	}
 	return e.commit(dst, v, set, cand, candZones, f.Point, f.Time)
+}
+
+// enteredAlarm reports whether cur holds an alarm_on_entry zone prev does not.
+func enteredAlarm(set *zone.Set, prev, cur []int) bool {
+	var buf [4]int
+	return len(set.EnteredAlarmZones(buf[:0], prev, cur)) > 0
 }
 
 // passes applies the hysteresis rule to the pending verdict (see doc.go).

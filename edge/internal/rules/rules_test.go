@@ -628,3 +628,42 @@ func TestRetain(t *testing.T) {
 		t.Fatalf("after Retain: %v (only B's ramp step expected)", got)
 	}
 }
+
+func TestSameOutcomeZoneChangesNeedNoHysteresis(t *testing.T) {
+	// "inner" overlaps the slow zone with the same limit: crossing its border
+	// changes nothing the engine acts on.
+	set := city(t, nil,
+		testZone{id: "inner", x0: 50, y0: -50, x1: 150, y1: 50, rules: []rule{slowRule(10)}},
+		testZone{id: "slow", x0: 0, y0: -100, x1: 200, y1: 100, rules: []rule{slowRule(10)}},
+	)
+	reg := prometheus.NewRegistry()
+	clk := newFakeClock()
+	rec := &recorder{}
+	e, err := New(Options{Commander: rec, Clock: clk, Registerer: reg, Zones: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	fix := func(x float64) {
+		e.OnFix(nil, Fix{Vehicle: "V1", Point: at(x, 0), Powered: true, NormalLimitKmh: 20, Time: clk.Now()})
+	}
+	fix(25)
+	for i := range 11 { // ends outside inner
+		fix(50 + float64(i%2*4-2)) // ±2 m around inner's border
+	}
+	if got := rec.take(); len(got) != 1 || got[0].kmh != 10 {
+		t.Fatalf("commands %v", got)
+	}
+	if st, _ := e.State("V1"); !slices.Equal(st.Zones, []string{"slow"}) || st.Pending {
+		t.Fatalf("state %+v", st)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "fleetedge_rules_held_fixes_total" && mf.GetMetric()[0].GetCounter().GetValue() != 0 {
+			t.Fatalf("fixes held: %v", mf)
+		}
+	}
+}
