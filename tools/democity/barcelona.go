@@ -312,3 +312,13 @@ func sortedValues(m map[[2]int]int) []int {
 // Updated is the last_updated stamp of the committed demo zones file: fixed so
 // regenerating gives identical bytes.
 var Updated = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// Graph builds the Barcelona street graph (what streets.json holds), for
+// tests and benchmarks that need the demo city without reading the file.
+func Graph() (*citymap.Graph, error) {
+	f, err := Streets()
+	if err != nil {
+		return nil, err
+	}
+	return citymap.Build(f)
+}

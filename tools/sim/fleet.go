@@ -613,3 +613,19 @@ func (f *Fleet) WaitConnected(ctx context.Context, n int) error {
 		}
 	}
 }
+
+// Launch is New + Start + WaitConnected for the whole fleet: it returns once
+// every scooter is connected, or closes the fleet and fails when ctx ends first.
+func Launch(ctx context.Context, cfg Config) (*Fleet, error) {
+	f, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Start(ctx); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	if err := f.WaitConnected(ctx, len(f.scooters)); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}

@@ -148,12 +148,7 @@ func barcelona(t *testing.T) *citymap.Graph { return barcelonaB(t) }
 func barcelonaB(t testing.TB) *citymap.Graph {
 	t.Helper()
 	graphOnce.Do(func() {
-		f, err := democity.Streets()
-		if err != nil {
-			graphErr = err
-			return
-		}
-		graph, graphErr = citymap.Build(f)
+		graph, graphErr = democity.Graph()
 	})
 	if graphErr != nil {
 		t.Fatal(graphErr)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -525,4 +526,26 @@ func duplicates(all []msg, id, sub string) int {
 		prev = m.payload
 	}
 	return n
+}
+
+func TestLaunch(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := Launch(ctx, Config{Broker: b.addr, Vehicles: creds(3), Graph: barcelona(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); st.Connected != 3 {
+		t.Fatalf("%+v", st)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens here: Launch gives up when ctx ends and closes the fleet.
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if _, err := Launch(short, Config{Broker: "127.0.0.1:1", Vehicles: creds(1), Graph: barcelona(t)}); err == nil {
+		t.Fatal("Launch against a closed port succeeded")
+	}
 }
