@@ -667,3 +667,49 @@ func TestSameOutcomeZoneChangesNeedNoHysteresis(t *testing.T) {
 		}
 	}
 }
+
+func TestRampShapes(t *testing.T) {
+	t.Run("first step delayed: only the buzzer at entry", func(t *testing.T) {
+		h := newHarness(t, Config{Ramp: []RampStep{{2 * time.Second, 6}, {5 * time.Second, 0}}}, noRideCity(t))
+		h.fix(-50, 0)
+		h.fix(50, 0)
+		h.expect("entry", buzzer(ReasonNoRide))
+		h.clk.Advance(2 * time.Second)
+		h.expect("2 s", limit(6, ReasonNoRide), buzzer(ReasonNoRide))
+		h.clk.Advance(3 * time.Second)
+		h.expect("5 s", limit(0, ReasonNoRide), buzzer(ReasonNoRide))
+	})
+	t.Run("empty ramp: the final limit at once", func(t *testing.T) {
+		h := newHarness(t, Config{Ramp: []RampStep{}}, noRideCity(t))
+		h.fix(-50, 0)
+		h.fix(50, 0)
+		h.expect("entry", buzzer(ReasonNoRide), limit(0, ReasonNoRide))
+		h.clk.Advance(time.Minute)
+		h.expect("later")
+	})
+	t.Run("steps above the normal limit are capped", func(t *testing.T) {
+		h := newHarness(t, Config{Ramp: []RampStep{{0, 25}, {time.Second, 4}}}, noRideCity(t))
+		h.fix(-50, 0)
+		h.fix(50, 0)
+		h.expect("entry: 25 capped to the normal 20, which the vehicle has", buzzer(ReasonNoRide))
+		h.clk.Advance(time.Second)
+		h.expect("1 s", limit(4, ReasonNoRide), buzzer(ReasonNoRide))
+	})
+	t.Run("with a dwell the ramp starts when the verdict is committed", func(t *testing.T) {
+		h := newHarness(t, Config{Hysteresis: Hysteresis{Metres: -1, Dwell: 20 * time.Second}}, noRideCity(t))
+		h.fix(-50, 0)
+		h.fix(50, 0)
+		h.clk.Advance(20 * time.Second)
+		h.fix(60, 0) // committed now; the ramp starts at this fix
+		h.expect("entry after the dwell", buzzer(ReasonNoRide), limit(6, ReasonNoRide))
+	})
+}
+
+func TestNormalLimitChangeWhileRiding(t *testing.T) {
+	h := newHarness(t, Config{}, slowCity(t))
+	h.fix(-50, 0)
+	h.fixOf(Fix{Vehicle: "V1", Type: "scooter", Point: at(-60, 0), Powered: true, NormalLimitKmh: 15})
+	h.expect("new configured limit", limit(15, ReasonNormalLimit))
+	h.fixOf(Fix{Vehicle: "V1", Type: "scooter", Point: at(100, 0), Powered: true, NormalLimitKmh: 8})
+	h.expect("slow zone above the vehicle's own 8", limit(8, ReasonNormalLimit))
+}
