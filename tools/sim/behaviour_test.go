@@ -140,3 +140,21 @@ func BenchmarkStep(b *testing.B) {
 		buf = f.stepOne(f.scooters[i%len(f.scooters)], clk.Now(), buf[:0])
 	}
 }
+
+func TestBatterySwap(t *testing.T) {
+	clk := NewManualClock(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	f := startFleet(t, nil, Config{Vehicles: creds(1), Clock: clk, Manual: true})
+	id := f.IDs()[0]
+	f.scooters[0].mu.Lock()
+	f.scooters[0].battery = 3
+	f.scooters[0].mu.Unlock()
+	command(t, f, id, &protocol.BatteryLock{}) // lock without unlock: no swap
+	if st, _ := f.State(id); st.Battery != 3 {
+		t.Fatalf("battery %v after a lone 62", st.Battery)
+	}
+	command(t, f, id, &protocol.BatteryUnlock{})
+	command(t, f, id, &protocol.BatteryLock{})
+	if st, _ := f.State(id); st.Battery != 100 {
+		t.Fatalf("battery %v after 60+62", st.Battery)
+	}
+}

@@ -223,8 +223,15 @@ func (s *scooter) apply(cmd protocol.Command, at time.Time, outs []out) ([]out, 
 	case *protocol.SetAPN:
 		outs = s.reply(outs, &protocol.SetAPNReply{Header: h("s")}) // 54 goes to "o" (registry)
 	case *protocol.BatteryUnlock:
+		if busy == protocol.StatusOK {
+			s.batteryOpen = true
+		}
 		outs = s.reply(outs, &protocol.BatteryUnlockReply{Header: h("s"), Ack: ack(busy)})
 	case *protocol.BatteryLock:
+		if busy == protocol.StatusOK && s.batteryOpen {
+			// 60 then 62 is a field technician's swap: a full pack goes in.
+			s.batteryOpen, s.battery = false, 100
+		}
 		outs = s.reply(outs, &protocol.BatteryLockReply{Header: h("s"), Ack: ack(busy)})
 	case *protocol.ChainUnlock:
 		if busy == protocol.StatusOK {

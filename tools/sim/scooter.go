@@ -125,7 +125,7 @@ type scooter struct {
 	gpsInterval, hbInterval                         time.Duration
 	fallen                                          bool
 	vibSens, lampMode, serial                       int
-	chainOpen, updated                              bool
+	chainOpen, updated, batteryOpen                 bool
 	firmware                                        string
 	up                                              upgrade
 	params                                          string // last 101/33 parameters
@@ -200,7 +200,8 @@ func (s *scooter) step(now time.Time, outs []out) (res []out, connect bool, drop
 	cfg := &s.f.cfg
 	wasParked := !s.powered
 	s.move(now, dt)
-	if wasParked && !s.powered && cfg.AutoRidePerHour > 0 && s.rng.Float64() < cfg.AutoRidePerHour*dt.Hours() {
+	// Riders leave scooters with less than 15 % alone.
+	if wasParked && !s.powered && cfg.AutoRidePerHour > 0 && s.rng.Float64() < cfg.AutoRidePerHour*dt.Hours() && s.battery >= 15 {
 		s.powerOn(true)
 	}
 	vibrate := !s.powered && cfg.VibrationPerHour > 0 && s.rng.Float64() < cfg.VibrationPerHour*dt.Hours()
