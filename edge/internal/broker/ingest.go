@@ -321,15 +321,25 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 	h.appendEvents(events)
 	rec := outbox.Record{Class: outbox.ClassTelemetry, Time: now, Vehicle: cl.ID, Kind: KindReport,
 		Payload: EncodeReport(pk.TopicName, pk.Payload)}
-	if pk.FixedHeader.Qos == 0 {
-		if err := h.store.AppendAsync(rec, h.asyncDone); err != nil {
+	durable := pk.FixedHeader.Qos > 0
+	if !durable {
+		// QoS 0 has no PUBACK to hold back: queue and move on. When the queue is
+		// full, wait for the disk instead of dropping: that slows this one
+		// connection (TCP backpressure) rather than losing reports.
+		err := h.store.AppendAsync(rec, h.asyncDone)
+		if errors.Is(err, outbox.ErrQueueFull) {
+			durable = true
+		} else if err != nil {
 			h.storeFailed(cl, err)
 		}
-	} else if _, err := h.store.Append(h.ctx, rec); err != nil {
-		h.storeFailed(cl, err)
-		// No PUBACK: the scooter keeps the report and resends it after reconnecting.
-		cl.Stop(fmt.Errorf("broker: ingest store: %w", err))
-		return pk, packets.ErrRejectPacket
+	}
+	if durable {
+		if _, err := h.store.Append(h.ctx, rec); err != nil {
+			h.storeFailed(cl, err)
+			// No PUBACK: the scooter keeps the report and resends it after reconnecting.
+			cl.Stop(fmt.Errorf("broker: ingest store: %w", err))
+			return pk, packets.ErrRejectPacket
+		}
 	}
 	if c := h.counterFor(rep.Code()); c != nil {
 		c.Inc()
@@ -397,6 +407,8 @@ func stateEvents(u live.Update, now time.Time) []link.Event {
 	return out
 }
 
+// appendEvents queues events for the outbox. They share the next group commit
+// with the report that caused them; if the queue is full the caller waits.
 func (h *Ingest) appendEvents(events []link.Event) {
 	for i := range events {
 		e := &events[i]
@@ -406,7 +418,12 @@ func (h *Ingest) appendEvents(events []link.Event) {
 			continue
 		}
 		rec := outbox.Record{Class: outbox.ClassEvent, Time: e.Time, Vehicle: e.Vehicle, Kind: string(e.Kind), Payload: b}
-		if err := h.store.AppendAsync(rec, h.asyncDone); err != nil {
+		err = h.store.AppendAsync(rec, h.asyncDone)
+		if errors.Is(err, outbox.ErrQueueFull) {
+			// Events are never dropped: wait for the disk (this connection only).
+			_, err = h.store.Append(h.ctx, rec)
+		}
+		if err != nil {
 			h.storeFailed(nil, err)
 			continue
 		}
@@ -417,7 +434,7 @@ func (h *Ingest) appendEvents(events []link.Event) {
 // asyncDone runs on the outbox committer: it must be quick.
 func (h *Ingest) asyncDone(_ uint64, err error) {
 	if err != nil {
-		h.m.storeErrors.Inc()
+		h.storeFailed(nil, err)
 	}
 }
 
