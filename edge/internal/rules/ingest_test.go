@@ -7,10 +7,14 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"github.com/fleetedge/fleetedge/edge/internal/broker"
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
 	"github.com/fleetedge/fleetedge/protocol"
 	"github.com/fleetedge/fleetedge/protocol/link"
 )
+
+// Ingest must keep fitting the broker's ingest hook.
+var _ broker.Rules = (*Ingest)(nil)
 
 type directory map[string]link.VehicleConfig
 
