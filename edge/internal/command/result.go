@@ -93,6 +93,9 @@ func (p *Pending) Result() (Result, bool) {
 // command keeps running (its outcome still becomes an event) and ctx's error
 // is returned.
 func (p *Pending) Wait(ctx context.Context) (Result, error) {
+	if r, ok := p.Result(); ok { // a known outcome wins over an ended ctx
+		return r, nil
+	}
 	select {
 	case <-p.done:
 		return p.res, nil
