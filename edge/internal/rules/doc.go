@@ -29,7 +29,10 @@
 // to the vehicle: staying in a zone sends nothing, nor does crossing between
 // zones with the same limit. A vehicle the engine never commanded (first
 // ride since the gateway started) is assumed to run at its normal limit
-// unless Config.SendInitialLimit is set. Zones with the fleetedge
+// unless Config.SendInitialLimit is set. The engine does not see whether a
+// 13 took effect: Resync (to call when a 13 failed or expired, or the
+// vehicle reports another limit) makes the next fix send the limit again.
+// Zones with the fleetedge
 // alarm_on_entry extension raise an alarm event ("zone_entry", zone id) when
 // entered, and 28 if Config.ZoneAlarmBuzzer. The first fix of a ride counts
 // as entering every zone the vehicle is in.

@@ -23,6 +23,7 @@ type vehicle struct {
 	// applied is the last limit sent (or assumed, see Config.SendInitialLimit).
 	applied int
 	known   bool
+	resync  bool // Resync asked: send the current limit at the next fix
 
 	// riding: a committed verdict exists (the vehicle is powered on and had
 	// a fix evaluated since).
@@ -145,6 +146,9 @@ func (e *Engine) OnFix(dst []link.Event, f Fix) []link.Event {
 			v.curZones = append(v.curZones[:0], candZones...)
 		}
 		v.hasPend = false
+		if v.resync {
+			e.reapply(v, f.Time)
+		}
 		return dst
 	}
 	// A different verdict: commit it only once it passes the hysteresis.
@@ -311,9 +315,21 @@ func (e *Engine) commit(dst []link.Event, v *vehicle, set *zone.Set, cand outcom
 	return dst
 }
 
+// reapply sends the committed verdict's current limit again (after Resync).
+func (e *Engine) reapply(v *vehicle, now time.Time) {
+	if v.cur.noRide {
+		e.advanceRamp(v, now, false)
+	} else {
+		e.applyLimit(v, v.cur.final, v.cur.normal)
+	}
+	v.resync = false
+}
+
 // applyLimit sends 13 when kmh differs from what the vehicle has.
 func (e *Engine) applyLimit(v *vehicle, kmh, normal int) {
-	if !v.known && kmh == normal && !e.cfg.SendInitialLimit {
+	force := v.resync
+	v.resync = false
+	if !v.known && kmh == normal && !e.cfg.SendInitialLimit && !force {
 		v.applied, v.known = kmh, true // assume a vehicle we never commanded runs at its normal limit
 		return
 	}
@@ -351,6 +367,7 @@ func (e *Engine) advanceRamp(v *vehicle, now time.Time, fromTimer bool) {
 		target = e.rampLimit(v.cur, r.next-1)
 	}
 	if target >= 0 && (!v.known || v.applied != target) {
+		v.resync = false
 		e.sendLimit(v, target, ReasonNoRide)
 		if fromTimer && stepped && !e.cfg.SilentRamp {
 			e.send(v, &protocol.Buzzer{}, ReasonNoRide)
@@ -389,6 +406,18 @@ func zoneID(set *zone.Set, s zone.Source) string {
 		return ""
 	}
 	return z.ID
+}
+
+// Resync makes the engine forget which limit a vehicle has: its next powered
+// fix sends the limit that applies there, even if the verdict did not
+// change. Call it when a 13 the engine sent failed or expired (the command
+// queue's outcome), or when the vehicle reports a limit (16 k) that differs
+// from VehicleState.LimitKmh. Unknown vehicles are ignored.
+func (e *Engine) Resync(id protocol.VehicleID) {
+	if v := e.lookup(id); v != nil {
+		v.known, v.resync = false, true
+		v.mu.Unlock()
+	}
 }
 
 // OnPower tells the engine a vehicle was powered on or off (27 c, 16 c, acks

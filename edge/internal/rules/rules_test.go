@@ -713,3 +713,26 @@ func TestNormalLimitChangeWhileRiding(t *testing.T) {
 	h.fixOf(Fix{Vehicle: "V1", Type: "scooter", Point: at(100, 0), Powered: true, NormalLimitKmh: 8})
 	h.expect("slow zone above the vehicle's own 8", limit(8, ReasonNormalLimit))
 }
+
+func TestResync(t *testing.T) {
+	h := newHarness(t, Config{}, noRideCity(t, testZone{id: "slow", x0: -300, y0: -100, x1: -100, y1: 100, rules: []rule{slowRule(10)}}))
+	h.fix(-500, 0)
+	h.e.Resync("V1")
+	h.fix(-510, 0)
+	h.expect("resync outside every zone", limit(20, ReasonNormalLimit))
+	h.fix(-520, 0)
+	h.expect("once only")
+	h.fix(-200, 0)
+	h.expect("slow zone", limit(10, ReasonSlowZone))
+	h.e.Resync("V1")
+	h.fix(-210, 0)
+	h.expect("resync in the slow zone", limit(10, ReasonSlowZone))
+	h.fix(50, 0)
+	h.expect("no-ride", buzzer(ReasonNoRide), limit(6, ReasonNoRide))
+	h.e.Resync("V1")
+	h.fix(60, 0)
+	h.expect("resync during the ramp", limit(6, ReasonNoRide))
+	h.clk.Advance(10 * time.Second)
+	h.expect("the ramp goes on", limit(0, ReasonNoRide), buzzer(ReasonNoRide))
+	h.e.Resync("nobody")
+}
