@@ -47,8 +47,11 @@
 //
 // # Concurrency and shutdown
 //
-// Run owns one goroutine (the consume loop); the live state is safe for
-// concurrent readers. When Run's context ends it stops pulling, takes the
-// messages already prefetched, writes and acknowledges what it holds (bounded by
-// Config.StopTimeout; on failure they are nak'ed) and returns.
+// Run owns two goroutines: the consume loop (pull, decode, fold into the live
+// state, build a batch) and a writer that writes and acknowledges the previous
+// batch meanwhile (at most one batch queued between them), so decoding and
+// ClickHouse's insert overlap. The live state is safe for concurrent readers.
+// When Run's context ends it stops pulling, takes the messages already
+// prefetched, lets the writer write and acknowledge everything handed to it
+// (bounded by Config.StopTimeout; on failure the messages are nak'ed) and returns.
 package ingest

@@ -74,12 +74,6 @@ type pending struct {
 	since time.Time // when the first message was taken
 }
 
-func (p *pending) reset() {
-	clear(p.msgs)
-	clear(p.items)
-	p.msgs, p.items, p.rows = p.msgs[:0], p.items[:0], 0
-}
-
 // Run consumes until ctx ends, then flushes what it holds (see doc.go) and
 // returns nil; it returns an error when the consumer cannot be created or the
 // connection closed under it.
@@ -95,7 +89,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 		AckWait:       i.cfg.AckWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: link.SubjectsUp,
-		MaxAckPending: i.cfg.FlushMessages + 2*i.cfg.Prefetch,
+		MaxAckPending: 3*i.cfg.FlushMessages + 2*i.cfg.Prefetch, // batches: writing, queued, building
 		MaxDeliver:    -1,
 	})
 	if err != nil {
@@ -114,6 +108,29 @@ func (i *Ingest) Run(ctx context.Context) error {
 	defer stopPull()
 	defer it.Stop()
 
+	// The writer goroutine writes and acks one batch while this loop decodes the
+	// next: decoding and ClickHouse's insert overlap. It stops after the batches
+	// handed to it; its context ends StopTimeout after ctx.
+	batches := make(chan *pending, 1)
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopWriter := context.AfterFunc(ctx, func() { time.AfterFunc(i.cfg.StopTimeout, wcancel) })
+	defer stopWriter()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for p := range batches {
+			i.flush(wctx, p)
+		}
+	}()
+	finish := func(p *pending) {
+		if len(p.msgs) > 0 {
+			batches <- p
+		}
+		close(batches)
+		<-writerDone
+	}
+
 	p := &pending{}
 	for {
 		wait := i.cfg.FlushInterval
@@ -128,7 +145,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 			}
 			i.take(p, msg)
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			i.final(ctx, p)
+			finish(p)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -139,19 +156,10 @@ func (i *Ingest) Run(ctx context.Context) error {
 		}
 		if len(p.msgs) > 0 && (p.rows >= i.cfg.FlushRows || len(p.msgs) >= i.cfg.FlushMessages ||
 			time.Since(p.since) >= i.cfg.FlushInterval) {
-			i.flush(ctx, p)
+			batches <- p
+			p = &pending{}
 		}
 	}
-}
-
-// final flushes what is held at shutdown, bounded by StopTimeout.
-func (i *Ingest) final(ctx context.Context, p *pending) {
-	if len(p.msgs) == 0 {
-		return
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.cfg.StopTimeout)
-	defer cancel()
-	i.flush(sctx, p)
 }
 
 // take decodes msg into p, or dead-letters it.
@@ -169,7 +177,6 @@ func (i *Ingest) take(p *pending, msg jetstream.Msg) {
 
 // flush writes p, then acks; on error naks, or isolates invalid rows.
 func (i *Ingest) flush(ctx context.Context, p *pending) {
-	defer p.reset()
 	begin := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, i.cfg.WriteTimeout)
 	err := i.write(wctx, p.items)

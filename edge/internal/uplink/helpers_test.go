@@ -50,7 +50,9 @@ func startNATS(t *testing.T, dir string, port int) *server.Server {
 	return srv
 }
 
-func ensureStream(t *testing.T, url string) {
+func ensureStream(t *testing.T, url string) { ensureStreamB(t, url) }
+
+func ensureStreamB(t testing.TB, url string) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
