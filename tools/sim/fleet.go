@@ -233,14 +233,19 @@ func (f *Fleet) launchConnect(s *scooter) bool {
 		return false
 	}
 	f.mu.Lock()
+	if f.closed { // Close is waiting: start nothing new
+		f.mu.Unlock()
+		<-f.connSem
+		return false
+	}
 	now := time.Now()
 	slot := f.nextConn
 	if slot.Before(now) {
 		slot = now
 	}
 	f.nextConn = slot.Add(time.Second / time.Duration(f.cfg.ConnectRate))
+	f.wg.Add(1) // under f.mu, so never after Close began waiting
 	f.mu.Unlock()
-	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
 		defer func() { <-f.connSem }()
@@ -301,6 +306,9 @@ func (f *Fleet) connect(s *scooter) {
 			f.log.Debug("connect failed", "vehicle", s.cred.ID, "err", err)
 		}
 		s.reconnectAt = f.cfg.Clock.Now().Add(s.jitter(f.cfg.ReconnectDelay))
+		// paho may still be connecting in the background; its Disconnect can
+		// wait for that, so it runs on its own short-lived goroutine that
+		// ends when paho gives up (ConnectTimeout at most).
 		go client.Disconnect(0)
 		return
 	}
