@@ -420,6 +420,18 @@ func (e *Engine) Resync(id protocol.VehicleID) {
 	}
 }
 
+// OnReportedLimit compares a limit the vehicle reported (16 k) with the one
+// the engine last sent; if they differ, the next fix sends it again
+// (Resync). A report that crossed a 13 in flight costs one idempotent resend.
+func (e *Engine) OnReportedLimit(id protocol.VehicleID, kmh int) {
+	if v := e.lookup(id); v != nil {
+		if v.known && v.applied != kmh {
+			v.known, v.resync = false, true
+		}
+		v.mu.Unlock()
+	}
+}
+
 // OnPower tells the engine a vehicle was powered on or off (27 c, 16 c, acks
 // of 1 and 3). Power off ends the ride state at once: a running ramp is
 // cancelled and no speed command is sent until the vehicle rides again.

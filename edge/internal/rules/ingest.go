@@ -25,6 +25,7 @@ type Directory interface {
 //	                          powered = the fleet's power state, unknown = off)
 //	ChangeVibration        → OnVibration (powered as above)
 //	ChangeFell / Upright   → OnPosture
+//	16 with k              → OnReportedLimit
 //
 // The events returned are the alarm events to store with the report.
 type Ingest struct {
@@ -36,12 +37,15 @@ type Ingest struct {
 func NewIngest(e *Engine, dir Directory) *Ingest { return &Ingest{engine: e, dir: dir} }
 
 // OnUpdate runs the rules for one applied report. It does not block.
-func (in *Ingest) OnUpdate(u fleet.Update, _ protocol.Report, now time.Time) []link.Event {
+func (in *Ingest) OnUpdate(u fleet.Update, msg protocol.Report, now time.Time) []link.Event {
+	v := &u.Vehicle
+	if vp, ok := msg.(*protocol.VehicleParams); ok && vp.Has('k') {
+		in.engine.OnReportedLimit(v.ID, vp.SpeedLimitKMH())
+	}
 	ch := u.Changes
 	if ch == 0 {
 		return nil
 	}
-	v := &u.Vehicle
 	powered := v.Known.Has(fleet.FieldPower) && v.Powered
 	var evs []link.Event
 	if ch.Has(fleet.ChangePoweredOff) {

@@ -79,6 +79,15 @@ func TestIngestAdapter(t *testing.T) {
 	if evs := heartbeat(0, 1); len(evs) != 0 {
 		t.Fatalf("second fall report: %v", evs)
 	}
+	// The vehicle reports another limit than the 6 it was sent: re-sent at
+	// the next fix (the ramp's current step).
+	report(protocol.CodeVehicleParams, map[string]any{"s": 0, "k": 2020, "p": 12, "e": 0, "b": 80, "y": 100, "q": 10, "w": 60, "z": 1, "c": 0})
+	report(protocol.CodeGPSReport, gps(at(60, 0)))
+	h.expect("resync after 16", limit(6, ReasonNoRide))
+	report(protocol.CodeVehicleParams, map[string]any{"s": 0, "k": 2006, "p": 12, "e": 0, "b": 80, "y": 100, "q": 10, "w": 60, "z": 1, "c": 0})
+	report(protocol.CodeGPSReport, gps(at(60, 0)))
+	h.expect("16 agrees")
+
 	heartbeat(1, 1)
 	h.clk.Advance(time.Minute)
 	h.expect("powered off")
