@@ -47,7 +47,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 
 	// Policies replace DefaultPolicies() entries code by code. An entry's
-	// AttemptTimeout and OfflineTTL default to DefaultPolicy()'s when ≤ 0.
+	// AttemptTimeout and OfflineTTL default to the Default policy's when ≤ 0;
+	// a zero Backoff re-publishes at once.
 	Policies map[protocol.Code]Policy
 	// Default is the policy of codes without an entry (zero: DefaultPolicy()).
 	Default Policy
@@ -567,12 +568,12 @@ func (m *Manager) afterAttempt(e *entry, now time.Time, fx *effects) {
 		return
 	}
 	if e.tries > e.retries || (!e.deadline.IsZero() && !now.Before(e.deadline)) {
-		m.finish(e, link.OutcomeTimeout, fmt.Errorf("%w after %d attempts", ErrTimeout, e.attempts), nil, now, fx)
+		m.finish(e, link.OutcomeTimeout, fmt.Errorf("%w after %d publish(es)", ErrTimeout, e.attempts), nil, now, fx)
 		return
 	}
 	b := e.pol.backoff(e.tries)
 	if !e.deadline.IsZero() && !now.Add(b).Before(e.deadline) {
-		m.finish(e, link.OutcomeTimeout, fmt.Errorf("%w after %d attempts (deadline)", ErrTimeout, e.attempts), nil, now, fx)
+		m.finish(e, link.OutcomeTimeout, fmt.Errorf("%w after %d publish(es) (deadline)", ErrTimeout, e.attempts), nil, now, fx)
 		return
 	}
 	if b <= 0 {
