@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fleetedge/fleetedge/protocol"
+	"github.com/fleetedge/fleetedge/shared/zone"
 )
 
 // command delivers a command payload to an offline scooter as if it had come
@@ -156,5 +159,30 @@ func TestBatterySwap(t *testing.T) {
 	command(t, f, id, &protocol.BatteryLock{})
 	if st, _ := f.State(id); st.Battery != 100 {
 		t.Fatalf("battery %v after 60+62", st.Battery)
+	}
+}
+
+func TestSpeedLimitProbeOnDemoZones(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "demo", "barcelona", "geofencing_zones.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.Load(data, zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := SpeedLimitProbe(set, "escooter", nil)
+	for _, tt := range []struct {
+		lat, lon float64
+		want     string
+	}{
+		{41.3823, 2.1728, "10"},   // La Rambla, old town
+		{41.3870, 2.1880, "0"},    // Ciutadella (no ride)
+		{41.3930, 2.1610, "none"}, // Eixample
+		{41.3880, 2.1270, "0"},    // outside the operating area (global rules)
+	} {
+		if got := probe(tt.lat, tt.lon); got != tt.want {
+			t.Errorf("probe(%v, %v) = %q, want %q", tt.lat, tt.lon, got, tt.want)
+		}
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paulmach/orb"
-
 	"github.com/fleetedge/fleetedge/shared/zone"
 	"github.com/fleetedge/fleetedge/tools/citymap"
 	"github.com/fleetedge/fleetedge/tools/sim"
@@ -220,8 +218,7 @@ func statusLine(st, prev sim.Stats, d time.Duration, lat []time.Duration) string
 	return s
 }
 
-// limitProbe classifies a position by the effective speed limit of the zones
-// file ("none" or the km/h): a change is what makes a gateway send 13.
+// limitProbe loads the zones file for sim.SpeedLimitProbe.
 func limitProbe(path string) (sim.ZoneProbe, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -231,12 +228,5 @@ func limitProbe(path string) (sim.ZoneProbe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zones: %w", err)
 	}
-	return func(lat, lon float64) string {
-		var v zone.Verdict
-		set.EvaluateInto(&v, orb.Point{lon, lat}, "", time.Now())
-		if !v.SpeedLimited {
-			return "none"
-		}
-		return strconv.Itoa(v.MaxSpeedKPH)
-	}, nil
+	return sim.SpeedLimitProbe(set, "", sim.SystemClock{}), nil
 }
