@@ -260,8 +260,11 @@ func TestBrokerInterleavedAcks(t *testing.T) {
 		s.reply(&protocol.SetVibrationReply{Header: hdr(s), Ack: protocol.Ack{Nonce: 7, Status: 0}}, "")
 	})
 	b := w.scooter("B2", func(s *scooter, c protocol.Command) {
-		if _, ok := c.(*protocol.SetVibration); ok {
+		switch c.(type) {
+		case *protocol.SetVibration:
 			s.reply(&protocol.SetVibrationReply{Header: hdr(s)}, "")
+		case *protocol.QueryLog: // 78 comes on the vehicle's own topic
+			s.reply(&protocol.LogReply{Header: hdr(s), B: "boot ok"}, "")
 		}
 	})
 	waitFor(t, "online", func() bool { return w.m.Stats().Vehicles == 2 })
@@ -271,8 +274,10 @@ func TestBrokerInterleavedAcks(t *testing.T) {
 	v2 := w.m.Send(ctx, "A1", cmdOf(t, protocol.CodeSetVibration, map[string]any{"v": 20}), Options{ID: "v2"})
 	l := w.m.Send(ctx, "A1", protocol.NewSetHeadlight(true), Options{ID: "l"})
 	bv := w.m.Send(ctx, "B2", cmdOf(t, protocol.CodeSetVibration, map[string]any{"v": 30}), Options{ID: "bv"})
+	blog := w.m.Send(ctx, "B2", cmdOf(t, protocol.CodeQueryLog, nil), Options{ID: "blog"})
 
-	want := map[*Pending]link.Outcome{v1: link.OutcomeFailed, q: link.OutcomeAcked, v2: link.OutcomeAcked, l: link.OutcomeAcked, bv: link.OutcomeAcked}
+	want := map[*Pending]link.Outcome{v1: link.OutcomeFailed, q: link.OutcomeAcked, v2: link.OutcomeAcked, l: link.OutcomeAcked,
+		bv: link.OutcomeAcked, blog: link.OutcomeAcked}
 	for p, o := range want {
 		if r := wait(t, p); r.Outcome != o || r.Attempts != 1 {
 			t.Errorf("%s: %+v", p.ID(), r.CommandResult)
@@ -284,7 +289,10 @@ func TestBrokerInterleavedAcks(t *testing.T) {
 	if got := a.received(); len(got) != 4 {
 		t.Errorf("A got %d commands", len(got))
 	}
-	if got := b.received(); len(got) != 1 || got[0].(*protocol.SetVibration).Sensitivity != 30 {
+	if r := wait(t, blog); r.Report.(*protocol.LogReply).B != "boot ok" {
+		t.Errorf("log reply %s", r.CommandResult.Reply)
+	}
+	if got := b.received(); len(got) != 2 || got[0].(*protocol.SetVibration).Sensitivity != 30 {
 		t.Errorf("B got %+v", got)
 	}
 	if s := w.m.Stats(); s.Unmatched != 0 || s.Awaiting != 0 {
