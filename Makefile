@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox lint fmt run clean
+.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command lint fmt run clean
 
 all: build
 
@@ -50,7 +50,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -72,6 +72,9 @@ bench-nats:
 
 bench-outbox:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 2 ./edge/internal/outbox/
+
+bench-command:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./edge/internal/command/
 
 lint: vet
 	@out=$$(gofmt -l protocol shared edge cloud tools); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
