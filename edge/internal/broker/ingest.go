@@ -70,6 +70,14 @@ type Replies interface {
 	OnReply(vehicle protocol.VehicleID, msg protocol.Report, now time.Time)
 }
 
+// Presence is told when a vehicle can receive commands (its session is
+// subscribed to its own topic) and when that session ends: the command
+// queue publishes only to vehicles that are listening. Must not block.
+type Presence interface {
+	VehicleOnline(vehicle protocol.VehicleID)
+	VehicleOffline(vehicle protocol.VehicleID)
+}
+
 // Clock is the ingest's time source.
 type Clock interface{ Now() time.Time }
 
@@ -79,12 +87,13 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 // IngestOptions wire the ingest hook. Store and Fleet are required.
 type IngestOptions struct {
-	Store   Store
-	Fleet   *live.Fleet
-	Rules   Rules   // optional
-	Replies Replies // optional
-	Clock   Clock   // wall clock if nil
-	Logger  *slog.Logger
+	Store    Store
+	Fleet    *live.Fleet
+	Rules    Rules    // optional
+	Replies  Replies  // optional
+	Presence Presence // optional
+	Clock    Clock    // wall clock if nil
+	Logger   *slog.Logger
 	// Registerer receives the ingest metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	// MaxLoggedBytes caps the raw payload bytes logged for a bad message (256 if 0).
@@ -109,7 +118,8 @@ type IngestOptions struct {
 //  7. the message is never delivered to other subscribers (CodeSuccessIgnore).
 //
 // It also turns session start/end into fleet online/offline and state_changed
-// events. It provides no authentication or ACL (the AuthHook is the only
+// events, and tells Presence (the command queue) when a vehicle listens on its
+// topic and when its current session ends. It provides no authentication or ACL (the AuthHook is the only
 // authority). Publishes from the server's inline client (commands) pass
 // through untouched.
 //
@@ -118,14 +128,15 @@ type IngestOptions struct {
 // Appends (their publishes are then not acknowledged).
 type Ingest struct {
 	mqtt.HookBase
-	store   Store
-	fleet   *live.Fleet
-	rules   Rules
-	replies Replies
-	clock   Clock
-	log     *slog.Logger
-	maxLog  int
-	limiter *logLimiter
+	store    Store
+	fleet    *live.Fleet
+	rules    Rules
+	replies  Replies
+	presence Presence
+	clock    Clock
+	log      *slog.Logger
+	maxLog   int
+	limiter  *logLimiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -188,7 +199,7 @@ func NewIngest(opts IngestOptions) (*Ingest, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Ingest{
-		store: opts.Store, fleet: opts.Fleet, rules: opts.Rules, replies: opts.Replies,
+		store: opts.Store, fleet: opts.Fleet, rules: opts.Rules, replies: opts.Replies, presence: opts.Presence,
 		clock: opts.Clock, log: opts.Logger.With("component", "ingest"), maxLog: opts.MaxLoggedBytes,
 		limiter: &logLimiter{perSecond: opts.LogsPerSecond},
 		ctx:     ctx, cancel: cancel,
@@ -267,7 +278,7 @@ func (h *Ingest) ID() string { return "fleetedge-ingest" }
 
 // Provides declares the events the hook handles — never authentication or ACL.
 func (h *Ingest) Provides(b byte) bool {
-	return b == mqtt.OnPublish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+	return b == mqtt.OnPublish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect || b == mqtt.OnSubscribed
 }
 
 // Close cancels Appends still waiting for the disk. Call it after the broker
@@ -369,6 +380,24 @@ func (h *Ingest) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	}
 	now := h.clock.Now()
 	h.appendEvents(stateEvents(h.fleet.Connect(protocol.VehicleID(cl.ID), now), now))
+	// A resumed persistent session keeps its subscription: the scooter may not
+	// subscribe again, but it is listening.
+	if _, ok := cl.State.Subscriptions.Get(cl.ID); ok && h.presence != nil {
+		h.presence.VehicleOnline(protocol.VehicleID(cl.ID))
+	}
+}
+
+// OnSubscribed tells Presence that the vehicle listens on its own topic.
+func (h *Ingest) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
+	if cl.Net.Inline || h.presence == nil {
+		return
+	}
+	for i, f := range pk.Filters {
+		if f.Filter == cl.ID && i < len(reasonCodes) && reasonCodes[i] <= packets.CodeGrantedQos2.Code {
+			h.presence.VehicleOnline(protocol.VehicleID(cl.ID))
+			return
+		}
+	}
 }
 
 // OnDisconnect marks the vehicle offline, unless a newer session of the same
@@ -378,8 +407,18 @@ func (h *Ingest) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 		return
 	}
 	h.m.connected.Dec()
+	if h.presence != nil {
+		h.presence.VehicleOffline(protocol.VehicleID(cl.ID))
+	}
 	now := h.clock.Now()
 	h.appendEvents(stateEvents(h.fleet.Disconnect(protocol.VehicleID(cl.ID), now), now))
+}
+
+// Emit stores an event generated elsewhere in the gateway (command results,
+// firmware progress): the command queue's EventSink. Like the ingest's own
+// events it is queued for the next group commit and never dropped.
+func (h *Ingest) Emit(ev link.Event) {
+	h.appendEvents([]link.Event{ev})
 }
 
 // OnFleetUpdate stores the events of an update made outside a publish (the

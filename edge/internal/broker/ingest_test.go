@@ -53,6 +53,11 @@ type ingestEnv struct {
 
 func startIngest(t *testing.T, ids ...string) *ingestEnv {
 	t.Helper()
+	return startIngestWith(t, nil, ids...)
+}
+
+func startIngestWith(t *testing.T, presence Presence, ids ...string) *ingestEnv {
+	t.Helper()
 	creds, secrets := fleet(t, ids...)
 	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
 	if err != nil {
@@ -61,7 +66,7 @@ func startIngest(t *testing.T, ids ...string) *ingestEnv {
 	env := &ingestEnv{fleet: live.New(live.Options{}), out: ob, store: &gate{Outbox: ob},
 		reg: prometheus.NewRegistry(), secrets: secrets}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	env.ingest, err = NewIngest(IngestOptions{Store: env.store, Fleet: env.fleet, Logger: log, Registerer: env.reg})
+	env.ingest, err = NewIngest(IngestOptions{Store: env.store, Fleet: env.fleet, Logger: log, Registerer: env.reg, Presence: presence})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,4 +374,35 @@ func metricValue(m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+type presenceLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (p *presenceLog) VehicleOnline(v protocol.VehicleID)  { p.add("online " + string(v)) }
+func (p *presenceLog) VehicleOffline(v protocol.VehicleID) { p.add("offline " + string(v)) }
+func (p *presenceLog) add(s string)                        { p.mu.Lock(); p.log = append(p.log, s); p.mu.Unlock() }
+func (p *presenceLog) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.log, ",")
+}
+
+// TestIngestPresence: the command queue learns that a vehicle listens when it
+// subscribes to its own topic, and that it left when its session ends.
+func TestIngestPresence(t *testing.T) {
+	var p presenceLog
+	env := startIngestWith(t, &p, "A1")
+	a := env.connect(t, "A1")
+	if got := p.String(); got != "" {
+		t.Fatalf("online before subscribing: %q", got)
+	}
+	if tok := a.Subscribe("A1", 1, func(paho.Client, paho.Message) {}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("subscribe")
+	}
+	waitFor(t, "online", func() bool { return p.String() == "online A1" })
+	a.Disconnect(100)
+	waitFor(t, "offline", func() bool { return p.String() == "online A1,offline A1" })
 }

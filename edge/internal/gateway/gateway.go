@@ -16,10 +16,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetedge/fleetedge/edge/internal/broker"
+	"github.com/fleetedge/fleetedge/edge/internal/command"
 	"github.com/fleetedge/fleetedge/edge/internal/configstore"
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
 	"github.com/fleetedge/fleetedge/edge/internal/outbox"
+	"github.com/fleetedge/fleetedge/edge/internal/rules"
 	"github.com/fleetedge/fleetedge/protocol"
+	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/obs"
 	"github.com/fleetedge/fleetedge/shared/zone"
 )
@@ -46,6 +49,8 @@ type Gateway struct {
 	outbox   *outbox.Outbox
 	config   *configstore.Store
 	fleet    *fleet.Fleet
+	commands *command.Manager
+	rules    *rules.Engine
 	ingest   *broker.Ingest
 	broker   *broker.Server
 	http     *obs.Server
@@ -53,6 +58,11 @@ type Gateway struct {
 	reg      *prometheus.Registry
 	vehicles *directory
 	zones    atomic.Pointer[zone.Set]
+
+	// bg is the context of commands the gateway decides on its own (rules);
+	// cancelled at shutdown so unpublished ones are withdrawn.
+	bg       context.Context
+	bgCancel context.CancelFunc
 
 	running   atomic.Bool
 	stopOnce  sync.Once
@@ -71,6 +81,7 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g = &Gateway{cfg: cfg, log: log.With("component", "gateway"), reg: obs.NewRegistry(), vehicles: &directory{}}
+	g.bg, g.bgCancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, g.Close())
@@ -100,8 +111,35 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	if err := g.loadZones(); err != nil {
 		return g, err
 	}
+	// The command queue publishes through the broker and stores its events
+	// through the ingest; both are built below and bound late (nothing is sent
+	// before Run).
+	if g.commands, err = command.New(command.Config{
+		Publisher: publisherFunc(func(topic string, payload []byte, qos byte) error {
+			return g.broker.Publish(topic, payload, qos)
+		}),
+		Events:     eventSinkFunc(func(ev link.Event) { g.ingest.Emit(ev) }),
+		Logger:     log,
+		Registerer: g.reg,
+		KnownVehicle: func(v protocol.VehicleID) bool {
+			_, ok := g.vehicles.Vehicle(string(v))
+			return ok
+		},
+	}); err != nil {
+		return g, fmt.Errorf("gateway: commands: %w", err)
+	}
+	if g.rules, err = rules.New(rules.Options{
+		Commander: rules.CommanderFunc(func(v protocol.VehicleID, cmd protocol.Command, reason rules.Reason) {
+			// Fire and forget: the outcome becomes a command_result event.
+			g.commands.Send(g.bg, v, cmd, command.Options{Source: "rule:" + string(reason)})
+		}),
+		Logger: log, Registerer: g.reg, Zones: g.zones.Load(),
+	}); err != nil {
+		return g, fmt.Errorf("gateway: rules: %w", err)
+	}
 	if g.ingest, err = broker.NewIngest(broker.IngestOptions{
 		Store: g.outbox, Fleet: g.fleet, Logger: log, Registerer: g.reg,
+		Rules: rules.NewIngest(g.rules, g.vehicles), Replies: g.commands, Presence: g.commands,
 	}); err != nil {
 		return g, err
 	}
@@ -279,6 +317,16 @@ func (g *Gateway) stop() error {
 			// (a publish waiting for the disk completes first).
 			errs = append(errs, g.broker.Close())
 		}
+		if g.rules != nil {
+			g.rules.Close() // stops ramp timers
+		}
+		if g.bgCancel != nil {
+			g.bgCancel()
+		}
+		if g.commands != nil {
+			// Ends every open command; their events reach the outbox (still open).
+			errs = append(errs, g.commands.Close())
+		}
 		if g.ingest != nil {
 			errs = append(errs, g.ingest.Close())
 		}
@@ -336,3 +384,18 @@ func (g *Gateway) Outbox() *outbox.Outbox { return g.outbox }
 
 // Registry returns the gateway's Prometheus registry.
 func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// publisherFunc adapts a function to command.Publisher.
+type publisherFunc func(topic string, payload []byte, qos byte) error
+
+func (f publisherFunc) Publish(topic string, payload []byte, qos byte) error {
+	return f(topic, payload, qos)
+}
+
+// eventSinkFunc adapts a function to command.EventSink.
+type eventSinkFunc func(ev link.Event)
+
+func (f eventSinkFunc) Emit(ev link.Event) { f(ev) }
+
+// Commands returns the command queue (for the local UI and tests).
+func (g *Gateway) Commands() *command.Manager { return g.commands }
