@@ -76,7 +76,7 @@ func BenchmarkIngest(b *testing.B) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	if n := telemetryTotal(b, e.store); n != uint64(b.N) {
+	if n := telemetryTotal(b, e.store, city); n != uint64(b.N) {
 		b.Fatalf("ClickHouse holds %d records, want %d", n, b.N)
 	}
 	st := in.Stats()

@@ -157,7 +157,7 @@ func publishTelemetry(t testing.TB, js jetstream.JetStream, b *link.TelemetryBat
 var window = chstore.Window{From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour)}
 
 // telemetryTotal is the number of distinct (gateway, seq) telemetry records in ClickHouse.
-func telemetryTotal(t testing.TB, st *chstore.Store) uint64 {
+func telemetryTotal(t testing.TB, st *chstore.Store, city link.CityID) uint64 {
 	t.Helper()
 	counts, err := st.TelemetryCounts(context.Background(), string(city), window)
 	if err != nil {
@@ -209,7 +209,7 @@ func TestIngest(t *testing.T) {
 			s := in.Stats()
 			return s.Telemetry >= 300 && s.Events >= 8
 		})
-		if n := telemetryTotal(t, e.store); n != 200 {
+		if n := telemetryTotal(t, e.store, city); n != 200 {
 			t.Errorf("distinct telemetry records = %d, want 200", n)
 		}
 		kinds, err := e.store.EventCounts(context.Background(), string(city), window)
