@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,17 @@ func TestTLSAndWebSocketListeners(t *testing.T) {
 		if v, _ := r.g.Fleet().Get("T1"); id == "T1" && v.BatteryPct != 33 {
 			t.Fatalf("tls report not applied: %+v", v)
 		}
+	}
+}
+
+// TestExampleConfig: deploy/config/gateway.example.json is the defaults, and loads.
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "deploy", "config", "gateway.example.json")
+	inv, err := LoadConfig([]string{"-config", path}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(inv.Config, Default()) {
+		t.Fatalf("example differs from Default():\n%+v\n%+v", inv.Config, Default())
 	}
 }

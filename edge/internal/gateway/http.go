@@ -47,6 +47,30 @@ type vehicleBody struct {
 	Firmware   string        `json:"firmware,omitempty"`
 	IMEI       string        `json:"imei,omitempty"`
 	Messages   uint64        `json:"messages"`
+	// Rules and Commands are filled by GET /api/v1/vehicles/{id} only.
+	Rules    *rulesBody    `json:"rules,omitempty"`
+	Commands []commandBody `json:"open_commands,omitempty"`
+}
+
+type rulesBody struct {
+	Riding     bool     `json:"riding"`
+	NoRide     bool     `json:"no_ride"`
+	NoRideZone string   `json:"no_ride_zone,omitempty"`
+	LimitKmh   *int     `json:"limit_kmh,omitempty"` // last limit sent (or assumed)
+	FinalKmh   int      `json:"final_limit_kmh"`
+	Ramping    bool     `json:"ramping"`
+	Zones      []string `json:"zones"`
+	Pending    bool     `json:"pending"`
+}
+
+type commandBody struct {
+	ID       string    `json:"id"`
+	Code     int       `json:"code"`
+	Source   string    `json:"source,omitempty"`
+	State    string    `json:"state"`
+	Attempts int       `json:"attempts"`
+	Accepted time.Time `json:"accepted"`
+	Expires  time.Time `json:"expires,omitzero"`
 }
 
 func ptr[T any](known bool, v T) *T {
@@ -120,7 +144,7 @@ type problem struct {
 // routes mounts the local JSON API:
 //
 //	GET /api/v1/vehicles[?state=online|offline|lost][&powered=true|false][&limit=N]
-//	GET /api/v1/vehicles/{id}
+//	GET /api/v1/vehicles/{id}         (with rule state and open commands)
 //	GET /api/v1/status
 func (g *Gateway) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/vehicles", g.listVehicles)
@@ -185,7 +209,17 @@ func (g *Gateway) getVehicle(w http.ResponseWriter, r *http.Request) {
 		g.writeProblem(w, http.StatusNotFound, "unknown vehicle", "")
 		return
 	}
-	g.writeJSON(w, http.StatusOK, g.toVehicleBody(&v))
+	b := g.toVehicleBody(&v)
+	if rs, ok := g.rules.State(id); ok {
+		b.Rules = &rulesBody{Riding: rs.Riding, NoRide: rs.NoRide, NoRideZone: rs.NoRideZone,
+			LimitKmh: ptr(rs.LimitKnown, rs.LimitKmh), FinalKmh: rs.FinalLimitKmh, Ramping: rs.Ramping,
+			Zones: rs.Zones, Pending: rs.Pending}
+	}
+	for _, c := range g.commands.Open(id) {
+		b.Commands = append(b.Commands, commandBody{ID: c.ID, Code: int(c.Code), Source: c.Source, State: c.State,
+			Attempts: c.Attempts, Accepted: c.Accepted.UTC(), Expires: c.Expires.UTC()})
+	}
+	g.writeJSON(w, http.StatusOK, b)
 }
 
 func (g *Gateway) status(w http.ResponseWriter, _ *http.Request) {

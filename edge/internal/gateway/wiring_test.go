@@ -57,6 +57,11 @@ func TestSlowZoneCommandRoundTrip(t *testing.T) {
 	pub(`{"a":19,"i":"S1","g":"4024.0000,-343.2000,0,0","t":1764072005}`)
 	waitFor(t, "13 with the normal limit", func() bool { cs := commands(); return len(cs) == 2 && cs[1] == `{"a":13,"k":2025}` })
 
+	var v vehicleBody
+	getJSON(t, "http://"+r.g.Addrs().HTTP+"/api/v1/vehicles/S1", &v)
+	if v.Rules == nil || !v.Rules.Riding || v.Rules.NoRide || v.Rules.LimitKmh == nil || *v.Rules.LimitKmh != 25 {
+		t.Fatalf("rules state in the API: %+v", v.Rules)
+	}
 	waitFor(t, "two acked command_result events", func() bool {
 		recs, err := r.g.Outbox().Read(0, 1000)
 		if err != nil {
