@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -108,8 +109,11 @@ type ZoneProbe func(lat, lon float64) string
 
 // Config configures a Fleet. Zero values take the defaults documented per field.
 type Config struct {
-	// Broker is the MQTT broker address, "host:port" or "tcp://host:port".
+	// Broker is the MQTT broker address: "host:port" or "tcp://host:port",
+	// or "tls://host:port" (also "ssl://", "mqtts://") for MQTT over TLS.
 	Broker string
+	// TLS configures TLS brokers (nil: system roots, ServerName from Broker).
+	TLS *tls.Config
 	// Vehicles are the scooters to simulate, with their secrets.
 	Vehicles []Credential
 	// Graph is the street network to ride on (required).

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -41,8 +42,12 @@ func (c *dropConn) Write(b []byte) (int, error) {
 // connection close, the client sees an I/O error.
 func (c *dropConn) drop() {
 	c.dropped.Store(true)
-	if tc, ok := c.Conn.(*net.TCPConn); ok {
+	raw := c.Conn
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn() // no close_notify: the link just dies
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0) // best effort: reset rather than a graceful FIN
 	}
-	_ = c.Conn.Close() // the error is irrelevant: the link is meant to die
+	_ = raw.Close() // the error is irrelevant: the link is meant to die
 }

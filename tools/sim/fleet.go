@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,6 +103,15 @@ func (f *Fleet) Start(ctx context.Context) error {
 	}
 	if f.cfg.Broker == "" {
 		return fmt.Errorf("%w: no broker address", ErrConfig)
+	}
+	u, err := url.Parse(f.brokerURL())
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%w: broker address %q", ErrConfig, f.cfg.Broker)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "tls", "ssl", "mqtts":
+	default:
+		return fmt.Errorf("%w: broker scheme %q (want tcp or tls)", ErrConfig, u.Scheme)
 	}
 	f.started = true
 	f.ctx, f.cancel = context.WithCancel(ctx)
@@ -276,8 +286,7 @@ func (f *Fleet) connect(s *scooter) {
 		SetKeepAlive(f.cfg.KeepAlive).SetConnectTimeout(f.cfg.ConnectTimeout).
 		SetWriteTimeout(5 * time.Second).SetOrderMatters(true).
 		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-			d := net.Dialer{Timeout: f.cfg.ConnectTimeout}
-			raw, err := d.DialContext(f.ctx, "tcp", u.Host)
+			raw, err := f.dial(u)
 			if err != nil {
 				return nil, err
 			}
@@ -350,6 +359,26 @@ func (f *Fleet) handle(s *scooter, payload []byte) {
 	if act == actReboot && conn != nil {
 		conn.drop() // rebooting: the link just goes away
 	}
+}
+
+// dial opens the transport for one scooter: TCP, or TLS for tls/ssl/mqtts.
+func (f *Fleet) dial(u *url.URL) (net.Conn, error) {
+	d := &net.Dialer{Timeout: f.cfg.ConnectTimeout}
+	switch u.Scheme {
+	case "tls", "ssl", "mqtts":
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if f.cfg.TLS != nil {
+			cfg = f.cfg.TLS.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		td := &tls.Dialer{NetDialer: d, Config: cfg}
+		return td.DialContext(f.ctx, "tcp", u.Host)
+	case "tcp", "mqtt", "":
+		return d.DialContext(f.ctx, "tcp", u.Host)
+	}
+	return nil, fmt.Errorf("%w: broker scheme %q (want tcp or tls)", ErrConfig, u.Scheme)
 }
 
 func waitToken(ctx context.Context, t mqtt.Token, timeout time.Duration) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +31,7 @@ type config struct {
 	ShardCount  int
 	City        string
 	Zones       string // GBFS zones file for the fix→13 latency probe; empty: none
+	CAFile      string // PEM roots for a tls:// broker; empty: system roots
 	StatusEvery time.Duration
 	LogLevel    string
 	Sim         sim.Config
@@ -38,7 +41,7 @@ func parseRun(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Broker, "broker", "127.0.0.1:1883", "gateway MQTT address (host:port or tcp://host:port)")
+	fs.StringVar(&c.Broker, "broker", "127.0.0.1:1883", "gateway MQTT address (host:port, tcp://host:port or tls://host:port)")
 	fs.StringVar(&c.Creds, "creds", "deploy/demo/barcelona/sim-credentials.json", "simulator credentials file (scooter-sim provision); empty: generated ids with --secret")
 	fs.StringVar(&c.IDPrefix, "id-prefix", "SIM", "vehicle number prefix when --creds is empty")
 	fs.StringVar(&c.Secret, "secret", "", "MQTT password of every scooter when --creds is empty")
@@ -46,6 +49,7 @@ func parseRun(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.IDOffset, "id-offset", 0, "skip this many vehicles of the credentials file (or first generated index)")
 	shard := fs.String("shard", "0/1", "i/n: simulate only every n-th vehicle starting at i, to split a fleet over n processes")
 	fs.StringVar(&c.City, "city", "deploy/demo/barcelona/streets.json", "street graph file")
+	fs.StringVar(&c.CAFile, "ca-file", "", "PEM certificate(s) to trust for a tls:// broker (empty: system roots)")
 	fs.StringVar(&c.Zones, "zones", "deploy/demo/barcelona/geofencing_zones.json", "GBFS geofencing_zones.json used to detect zone crossings for the fix→13 latency (empty: no latency)")
 	fs.DurationVar(&c.StatusEvery, "status-every", 10*time.Second, "status line period (0: none)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -163,6 +167,17 @@ func run(ctx context.Context, c *config, log *slog.Logger, stdout io.Writer) err
 	}
 	cfg := c.Sim
 	cfg.Broker, cfg.Vehicles, cfg.Graph, cfg.Logger = c.Broker, vs, g, log
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return fmt.Errorf("ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("ca-file %s: no PEM certificate", c.CAFile)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	if c.Zones != "" {
 		if cfg.ZoneProbe, err = limitProbe(c.Zones); err != nil {
 			return err
