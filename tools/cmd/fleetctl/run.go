@@ -17,6 +17,7 @@ import (
 // and is added here.
 func commands() []command {
 	return []command{
+		protocolCommand(),
 		geoCommand(),
 	}
 }
