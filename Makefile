@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command lint fmt run clean
+.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules lint fmt run clean
 
 all: build
 
@@ -50,7 +50,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -75,6 +75,9 @@ bench-outbox:
 
 bench-command:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./edge/internal/command/
+
+bench-rules:
+	$(GO) test -run '^$$' -bench OnFix -benchmem -count 5 ./edge/internal/rules/
 
 lint: vet
 	@out=$$(gofmt -l protocol shared edge cloud tools); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
