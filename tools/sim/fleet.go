@@ -409,8 +409,16 @@ func (f *Fleet) brokerHostPort() (string, string) {
 	return u.Hostname(), u.Port()
 }
 
+// maxLatencies bounds the fleet-wide latency record (8 MB): a long run keeps
+// the most recent half when it fills up.
+const maxLatencies = 1 << 20
+
 func (f *Fleet) recordLatency(d time.Duration) {
 	f.latMu.Lock()
+	if len(f.latencies) >= maxLatencies {
+		n := copy(f.latencies, f.latencies[len(f.latencies)/2:])
+		f.latencies = f.latencies[:n]
+	}
 	f.latencies = append(f.latencies, d)
 	f.latMu.Unlock()
 }
@@ -601,7 +609,8 @@ func (f *Fleet) SendFix(id string) (Fix, error) {
 	return fx, nil
 }
 
-// Latencies returns every fix→13 latency measured so far (see CommandRecord).
+// Latencies returns the fix→13 latencies measured so far, oldest first (see
+// CommandRecord; at most the last ~1M are kept).
 func (f *Fleet) Latencies() []time.Duration {
 	f.latMu.Lock()
 	defer f.latMu.Unlock()
