@@ -14,11 +14,11 @@ var ErrConfig = errors.New("uplink: invalid configuration")
 // Cadence is the minimum interval between two forwarded values of each field
 // group of one vehicle. Zero forwards every report carrying the group.
 type Cadence struct {
-	Position time.Duration `json:"position"` // GPS fix
-	Speed    time.Duration `json:"speed"`
-	Signal   time.Duration `json:"signal"`
-	Battery  time.Duration `json:"battery"` // percent and voltage
-	Status   time.Duration `json:"status"`  // powered, paused, fallen, at station, error code
+	Position time.Duration // GPS fix
+	Speed    time.Duration
+	Signal   time.Duration
+	Battery  time.Duration // percent and voltage
+	Status   time.Duration // powered, paused, fallen, at station, error code
 }
 
 // DefaultCadence is MISSION.md's: GPS and speed every 5 s, signal every 15 s,

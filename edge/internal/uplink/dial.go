@@ -12,19 +12,19 @@ import (
 // NATSConfig is the gateway's connection to the cloud's NATS.
 type NATSConfig struct {
 	// URL of the cloud's NATS (comma-separated for a cluster), e.g. nats://cloud:4222.
-	URL string `json:"url"`
+	URL string
 	// Name identifies the connection in the server's monitoring (e.g. "gateway-<id>").
-	Name string `json:"name"`
+	Name string
 	// CAFile verifies the server certificate; CertFile and KeyFile present a client
 	// certificate (mTLS). CredsFile is a NATS user credentials file. All optional.
-	CAFile    string `json:"ca_file"`
-	CertFile  string `json:"cert_file"`
-	KeyFile   string `json:"key_file"`
-	CredsFile string `json:"creds_file"`
+	CAFile    string
+	CertFile  string
+	KeyFile   string
+	CredsFile string
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (defaults 250 ms and 10 s):
 	// attempt n waits a random time in [d/2, d) with d = min(ReconnectMin·2ⁿ, ReconnectMax).
-	ReconnectMin time.Duration `json:"reconnect_min"`
-	ReconnectMax time.Duration `json:"reconnect_max"`
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
 }
 
 // Dial connects to the cloud's NATS for the uplink. It returns at once even when

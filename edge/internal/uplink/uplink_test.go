@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -225,5 +226,35 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{Gateway: testGateway, City: testCity}).Validate(); err != nil {
 		t.Errorf("minimal config: %v", err)
+	}
+}
+
+func TestStartsWhileTheCloudIsDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ob := openOutbox(t)
+	nc := dial(t, fmt.Sprintf("nats://127.0.0.1:%d", port)) // nothing listens yet
+	u := newTestUplink(t, ob, nc, nil)
+	runUplink(t, u)
+	recs, reports := fleetRecords(t, 3, 4, t0)
+	appendAll(t, ob, recs)
+	time.Sleep(100 * time.Millisecond) // let it try and fail at least once
+	if st := u.Stats(); st.Connected || st.AckedThrough != 0 {
+		t.Fatalf("stats with no server: %+v", st)
+	}
+	srv := startNATS(t, t.TempDir(), port)
+	ensureStream(t, srv.ClientURL())
+	last := ob.LastSeq()
+	eventually(t, 20*time.Second, "drained once the cloud is up", func() bool {
+		return u.Stats().DeletedThrough == last && ob.Stats().Records == 0
+	})
+	if got := readStream(t, srv.ClientURL()); len(got.telemetry) != reports || len(got.events) != 3 || got.dups != 0 {
+		t.Errorf("stream: %d telemetry, %d events, %d dups; want %d, 3, 0", len(got.telemetry), len(got.events), got.dups, reports)
 	}
 }
