@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/fleetedge/fleetedge/edge/internal/rules"
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/obs"
 )
@@ -69,6 +70,7 @@ type Config struct {
 	SweepInterval Duration `json:"sweep_interval"`
 
 	Outbox OutboxConfig `json:"outbox"`
+	Rules  RulesConfig  `json:"rules"`
 
 	// ShutdownTimeout bounds the graceful shutdown (HTTP drain, outbox flush).
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -100,19 +102,63 @@ type OutboxConfig struct {
 	MaxEventBytes uint64 `json:"max_event_bytes"`
 }
 
+// RulesConfig tunes the zone and parked-vehicle rules (see the rules package).
+type RulesConfig struct {
+	// DefaultLimitKmh is the normal limit of a vehicle without one of its own
+	// or of its type (1–30).
+	DefaultLimitKmh int `json:"default_limit_kmh"`
+	// TypeLimitsKmh are normal limits per GBFS vehicle_type_id.
+	TypeLimitsKmh map[string]int `json:"type_limits_kmh,omitempty"`
+	// HysteresisMetres: a zone border must be this far behind the fix before a
+	// change of zone is acted on (negative: off).
+	HysteresisMetres float64 `json:"hysteresis_metres"`
+	// HysteresisDwell: a new verdict must persist this long (0: off).
+	HysteresisDwell Duration `json:"hysteresis_dwell"`
+	// HysteresisSettle: a verdict that persisted this long is taken even
+	// within HysteresisMetres of a border (0: never).
+	HysteresisSettle Duration `json:"hysteresis_settle"`
+	// Ramp is the no-ride ramp-down: limits at delays since entering.
+	Ramp []RampStep `json:"ramp"`
+	// SilentRamp: buzzer only on entry, not at each later ramp step.
+	SilentRamp bool `json:"silent_ramp"`
+	// ZoneAlarmBuzzer: sound 28 when entering an alarm_on_entry zone.
+	ZoneAlarmBuzzer bool `json:"zone_alarm_buzzer"`
+	// UseLBSFixes: evaluate cell-tower fixes too (coarse; off by default).
+	UseLBSFixes bool `json:"use_lbs_fixes"`
+	// SendInitialLimit: send 13 on the first ridden fix after a restart even
+	// when the limit is the normal one.
+	SendInitialLimit bool `json:"send_initial_limit"`
+	// TheftBuzzer / TheftMotorLock: reactions to vibration while parked (28, 107).
+	TheftBuzzer    bool `json:"theft_buzzer"`
+	TheftMotorLock bool `json:"theft_motor_lock"`
+	// TheftCooldown: least time between two theft alarms of one vehicle.
+	TheftCooldown Duration `json:"theft_cooldown"`
+}
+
+// RampStep is one step of the no-ride ramp-down.
+type RampStep struct {
+	After    Duration `json:"after"`
+	LimitKmh int      `json:"limit_kmh"`
+}
+
 // Default returns the zero-configuration settings: MQTT on :1883, HTTP on
 // :8080, data in ./.data/edge, city "demo".
 func Default() Config {
 	return Config{
-		City:            "demo",
-		GatewayID:       "demo-gw-1",
-		DataDir:         ".data/edge",
-		Log:             obs.DefaultLogConfig(),
-		MQTT:            MQTTConfig{TCPAddr: ":1883"},
-		HTTP:            HTTPConfig{Addr: ":8080", CheckTimeout: Duration(2 * time.Second)},
-		LostAfter:       Duration(20 * time.Minute),
-		SweepInterval:   Duration(30 * time.Second),
-		Outbox:          OutboxConfig{MaxBytes: 1 << 30},
+		City:          "demo",
+		GatewayID:     "demo-gw-1",
+		DataDir:       ".data/edge",
+		Log:           obs.DefaultLogConfig(),
+		MQTT:          MQTTConfig{TCPAddr: ":1883"},
+		HTTP:          HTTPConfig{Addr: ":8080", CheckTimeout: Duration(2 * time.Second)},
+		LostAfter:     Duration(20 * time.Minute),
+		SweepInterval: Duration(30 * time.Second),
+		Outbox:        OutboxConfig{MaxBytes: 1 << 30},
+		Rules: RulesConfig{
+			DefaultLimitKmh: 25, HysteresisMetres: 10,
+			Ramp:        []RampStep{{After: 0, LimitKmh: 6}, {After: Duration(10 * time.Second), LimitKmh: 0}},
+			TheftBuzzer: true, TheftMotorLock: true, TheftCooldown: Duration(time.Minute),
+		},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }
@@ -156,7 +202,33 @@ func (c Config) Validate() error {
 	if c.LostAfter.D() <= 0 || c.SweepInterval.D() <= 0 || c.ShutdownTimeout.D() <= 0 || c.HTTP.CheckTimeout.D() <= 0 {
 		bad("lost_after, sweep_interval, shutdown_timeout and http.check_timeout must be positive")
 	}
+	if c.Rules.DefaultLimitKmh < 1 || c.Rules.DefaultLimitKmh > 30 {
+		bad("rules.default_limit_kmh %d outside 1-30", c.Rules.DefaultLimitKmh)
+	}
+	if len(c.Rules.Ramp) == 0 {
+		bad("rules.ramp needs at least one step (an instant stop throws riders)")
+	}
 	return errors.Join(errs...)
+}
+
+// rulesConfig converts to the rules engine's configuration (which validates
+// the ramp and limits in detail).
+func (c RulesConfig) rulesConfig() rules.Config {
+	rc := rules.Config{
+		DefaultLimitKmh: c.DefaultLimitKmh, TypeLimitsKmh: c.TypeLimitsKmh,
+		Hysteresis: rules.Hysteresis{Metres: c.HysteresisMetres, Dwell: c.HysteresisDwell.D(), Settle: c.HysteresisSettle.D()},
+		SilentRamp: c.SilentRamp, ZoneAlarmBuzzer: c.ZoneAlarmBuzzer, UseLBSFixes: c.UseLBSFixes,
+		SendInitialLimit: c.SendInitialLimit,
+		Theft:            rules.Theft{NoBuzzer: !c.TheftBuzzer, NoMotorLock: !c.TheftMotorLock, Cooldown: c.TheftCooldown.D()},
+		Ramp:             make([]rules.RampStep, 0, len(c.Ramp)),
+	}
+	if rc.Hysteresis.Metres == 0 {
+		rc.Hysteresis.Metres = -1 // 0 in the gateway config means "off", not "the rules default"
+	}
+	for _, s := range c.Ramp {
+		rc.Ramp = append(rc.Ramp, rules.RampStep{After: s.After.D(), LimitKmh: s.LimitKmh})
+	}
+	return rc
 }
 
 // LogValue summarises the configuration for the start-up log. The gateway

@@ -186,3 +186,24 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("example differs from Default():\n%+v\n%+v", inv.Config, Default())
 	}
 }
+
+func TestBadRulesConfig(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"ramp limit 40":     func(c *Config) { c.Rules.Ramp = []RampStep{{LimitKmh: 40}} },
+		"ramp out of order": func(c *Config) { c.Rules.Ramp = []RampStep{{After: Duration(time.Second)}, {After: 0}} },
+		"no ramp":           func(c *Config) { c.Rules.Ramp = nil },
+		"default limit 0":   func(c *Config) { c.Rules.DefaultLimitKmh = 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t.TempDir())
+			mod(&cfg)
+			g, err := New(cfg, nil)
+			if err == nil {
+				g.Close()
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+		})
+	}
+}

@@ -133,9 +133,9 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 			// Fire and forget: the outcome becomes a command_result event.
 			g.commands.Send(g.bg, v, cmd, command.Options{Source: "rule:" + string(reason)})
 		}),
-		Logger: log, Registerer: g.reg, Zones: g.zones.Load(),
+		Config: cfg.Rules.rulesConfig(), Logger: log, Registerer: g.reg, Zones: g.zones.Load(),
 	}); err != nil {
-		return g, fmt.Errorf("gateway: rules: %w", err)
+		return g, fmt.Errorf("%w: rules: %w", ErrConfig, err)
 	}
 	if g.ingest, err = broker.NewIngest(broker.IngestOptions{
 		Store: g.outbox, Fleet: g.fleet, Logger: log, Registerer: g.reg,

@@ -42,6 +42,32 @@ func uintSetting(name, env, usage string, p func(*Config) *uint64) setting {
 		func(c *Config) string { return strconv.FormatUint(*p(c), 10) }}
 }
 
+func intSetting(name, env, usage string, p func(*Config) *int) setting {
+	return setting{name, env, usage,
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*p(c) = n
+			return nil
+		},
+		func(c *Config) string { return strconv.Itoa(*p(c)) }}
+}
+
+func floatSetting(name, env, usage string, p func(*Config) *float64) setting {
+	return setting{name, env, usage,
+		func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("want a number, got %q", v)
+			}
+			*p(c) = f
+			return nil
+		},
+		func(c *Config) string { return strconv.FormatFloat(*p(c), 'g', -1, 64) }}
+}
+
 func durSetting(name, env, usage string, p func(*Config) *Duration) setting {
 	return setting{name, env, usage,
 		func(c *Config, v string) error {
@@ -75,6 +101,10 @@ var settings = []setting{
 	uintSetting("outbox-max-bytes", "FLEETEDGE_GATEWAY_OUTBOX_MAX_BYTES", "outbox soft bound in bytes; oldest telemetry dropped beyond (0 = unbounded)", func(c *Config) *uint64 { return &c.Outbox.MaxBytes }),
 	uintSetting("outbox-max-records", "FLEETEDGE_GATEWAY_OUTBOX_MAX_RECORDS", "outbox soft bound in records (0 = unbounded)", func(c *Config) *uint64 { return &c.Outbox.MaxRecords }),
 	uintSetting("outbox-max-event-bytes", "FLEETEDGE_GATEWAY_OUTBOX_MAX_EVENT_BYTES", "hard cap on stored events; beyond it reports are not acknowledged (0 = disk is the limit)", func(c *Config) *uint64 { return &c.Outbox.MaxEventBytes }),
+	intSetting("default-limit-kmh", "FLEETEDGE_GATEWAY_DEFAULT_LIMIT_KMH", "normal speed limit of vehicles without their own (1-30)", func(c *Config) *int { return &c.Rules.DefaultLimitKmh }),
+	floatSetting("hysteresis-metres", "FLEETEDGE_GATEWAY_HYSTERESIS_METRES", "a zone border must be this far behind a fix before the change is acted on (0 = off)", func(c *Config) *float64 { return &c.Rules.HysteresisMetres }),
+	durSetting("hysteresis-dwell", "FLEETEDGE_GATEWAY_HYSTERESIS_DWELL", "a new zone verdict must persist this long (0 = off)", func(c *Config) *Duration { return &c.Rules.HysteresisDwell }),
+	durSetting("hysteresis-settle", "FLEETEDGE_GATEWAY_HYSTERESIS_SETTLE", "take a verdict that persisted this long even near a border (0 = never)", func(c *Config) *Duration { return &c.Rules.HysteresisSettle }),
 	durSetting("shutdown-timeout", "FLEETEDGE_GATEWAY_SHUTDOWN_TIMEOUT", "bound on graceful shutdown", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 
