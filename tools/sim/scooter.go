@@ -373,6 +373,9 @@ func (s *scooter) fix(now time.Time, reply bool) (out, bool) {
 		Position: protocol.GPS{Lat: lat, Lon: lon},
 		Time:     now.Unix(),
 	}
+	if s.fallen {
+		r.Position.Business = protocol.BusinessAlarm
+	}
 	pkt, err := protocol.EncodeReport(r, s.quirks())
 	if err != nil {
 		s.f.stats.encodeErrors.Add(1)
@@ -406,8 +409,9 @@ func (s *scooter) heartbeat(outs []out) []out {
 		Battery: int(math.Round(s.battery)), Power: power, Posture: posture,
 		Voltage: s.voltage(), Vibration: s.vibSens, Station: 3,
 	}
+	n := len(outs)
 	outs = s.report(outs, hb, "")
-	if s.take(FaultDuplicate) {
+	if len(outs) > n && s.take(FaultDuplicate) {
 		outs = append(outs, outs[len(outs)-1])
 	}
 	if s.old {
