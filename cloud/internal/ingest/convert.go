@@ -147,7 +147,7 @@ func eventItem(b *link.EventBatch, data []byte, live *livestate.Fleet) (*item, e
 	it := &item{city: b.City, gateway: b.Gateway, events: b.Events, ev: make([]chstore.EventRow, len(b.Events))}
 	for i := range b.Events {
 		e := &b.Events[i]
-		if len(e.Vehicle) > 128 || e.Time.Unix() <= 0 || !e.Time.Before(maxTime) || len(e.Kind) > 128 {
+		if len(e.Vehicle) > 128 || e.Time.Unix() <= 0 || !e.Time.Before(maxTime) || e.Kind == "" || len(e.Kind) > 128 {
 			return nil, unprocessable("event %d (seq %d): vehicle, time or kind out of range", i, e.Seq)
 		}
 		var details []byte
