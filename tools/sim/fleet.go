@@ -20,6 +20,9 @@ import (
 // ErrClosed is returned by operations on a fleet after Close.
 var ErrClosed = errors.New("sim: fleet closed")
 
+// ErrNotConnected is returned when a scooter must publish but is offline.
+var ErrNotConnected = errors.New("sim: scooter not connected")
+
 // Stats are fleet-wide counters since New.
 type Stats struct {
 	Scooters       int
@@ -596,15 +599,16 @@ func (f *Fleet) SendFix(id string) (Fix, error) {
 	s.mu.Lock()
 	if !s.connected {
 		s.mu.Unlock()
-		return Fix{}, fmt.Errorf("sim: %s: not connected", id)
+		return Fix{}, fmt.Errorf("%w: %s", ErrNotConnected, id)
 	}
 	o, ok := s.fix(f.cfg.Clock.Now(), false)
+	if !ok {
+		s.mu.Unlock()
+		return Fix{}, fmt.Errorf("sim: %s: fix could not be encoded (see Stats.EncodeErrors)", id)
+	}
 	fx := s.fixes[len(s.fixes)-1]
 	c := s.client
 	s.mu.Unlock()
-	if !ok {
-		return Fix{}, fmt.Errorf("sim: %s: fix could not be encoded", id)
-	}
 	f.publish(c, []out{o})
 	return fx, nil
 }

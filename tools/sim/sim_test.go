@@ -394,6 +394,9 @@ func TestCrossingLatency(t *testing.T) {
 	if _, err := f.SendFix(id); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.SendFix("nope"); !errors.Is(err, ErrUnknownVehicle) {
+		t.Fatalf("unknown vehicle: %v", err)
+	}
 	zone.Store("slow10")
 	fx, err := f.SendFix(id)
 	if err != nil {
