@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -184,5 +185,24 @@ func TestSpeedLimitProbeOnDemoZones(t *testing.T) {
 		if got := probe(tt.lat, tt.lon); got != tt.want {
 			t.Errorf("probe(%v, %v) = %q, want %q", tt.lat, tt.lon, got, tt.want)
 		}
+	}
+}
+
+func TestOfflineFleetErrors(t *testing.T) {
+	f := startFleet(t, nil, Config{Vehicles: creds(1), Manual: true})
+	if _, err := f.SendFix(f.IDs()[0]); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("SendFix offline: %v", err)
+	}
+	if err := f.Start(t.Context()); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Start without broker: %v", err)
+	}
+	if _, err := New(Config{Vehicles: creds(1)}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("New without graph: %v", err)
+	}
+	if _, err := New(Config{Vehicles: append(creds(1), creds(1)...), Graph: barcelona(t)}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("duplicate vehicles: %v", err)
+	}
+	if _, err := New(Config{Vehicles: creds(1), Graph: barcelona(t), QuirkRate: 2}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("quirk rate 2: %v", err)
 	}
 }
