@@ -202,7 +202,15 @@ func isKeyChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
+// skipWS is split so that the common case (no blank) inlines.
 func skipWS(p []byte, i int) int {
+	if i < len(p) && p[i] > ' ' {
+		return i
+	}
+	return skipWSSlow(p, i)
+}
+
+func skipWSSlow(p []byte, i int) int {
 	for i < len(p) && isSpace(p[i]) {
 		i++
 	}
