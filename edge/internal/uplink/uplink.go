@@ -441,28 +441,27 @@ func (u *Uplink) dropped(r *outbox.Record, err error) {
 // them until each message fits MaxMessageBytes; a single record that does not
 // fit (or does not encode) is dropped and counted.
 func (u *Uplink) telemetryMessages(rs []link.Telemetry, out []*message) []*message {
-	return messages(u, rs, u.telSubject, true, out, func(part []link.Telemetry) (any, uint64, uint64) {
-		b := &link.TelemetryBatch{Header: u.hdr, Records: part}
-		first, last := b.SeqRange()
-		return b, first, last
+	return messages(u, rs, u.telSubject, true, out, func(part []link.Telemetry) ([]byte, uint64, uint64, error) {
+		data, err := appendTelemetryBatch(make([]byte, 0, 160*len(part)+64), u.hdr, part)
+		return data, part[0].Seq, part[len(part)-1].Seq, err
 	})
 }
 
 func (u *Uplink) eventMessages(es []link.Event, out []*message) []*message {
-	return messages(u, es, u.evSubject, false, out, func(part []link.Event) (any, uint64, uint64) {
+	return messages(u, es, u.evSubject, false, out, func(part []link.Event) ([]byte, uint64, uint64, error) {
 		b := &link.EventBatch{Header: u.hdr, Events: part}
 		first, last := b.SeqRange()
-		return b, first, last
+		data, err := json.Marshal(b)
+		return data, first, last, err
 	})
 }
 
 func messages[T any](u *Uplink, rs []T, subject string, telemetry bool, out []*message,
-	batch func([]T) (any, uint64, uint64)) []*message {
+	encode func([]T) ([]byte, uint64, uint64, error)) []*message {
 	if len(rs) == 0 {
 		return out
 	}
-	b, first, last := batch(rs)
-	data, err := json.Marshal(b)
+	data, first, last, err := encode(rs)
 	if err == nil && len(data) <= u.cfg.MaxMessageBytes {
 		return append(out, &message{subject: subject, data: data, id: link.MsgID(u.cfg.Gateway, first, last),
 			records: len(rs), telemetry: telemetry})
@@ -475,8 +474,8 @@ func messages[T any](u *Uplink, rs []T, subject string, telemetry bool, out []*m
 		u.log.Error("record too large or not encodable, dropped", "seq", first, "telemetry", telemetry, "err", err)
 		return out
 	}
-	out = messages(u, rs[:len(rs)/2], subject, telemetry, out, batch)
-	return messages(u, rs[len(rs)/2:], subject, telemetry, out, batch)
+	out = messages(u, rs[:len(rs)/2], subject, telemetry, out, encode)
+	return messages(u, rs[len(rs)/2:], subject, telemetry, out, encode)
 }
 
 // deleter applies DeleteThrough for the publish loop on its own goroutine.
