@@ -20,7 +20,7 @@ import (
 )
 
 // writeVehicles writes a VehiclesDoc with fresh secrets and returns the secrets.
-func writeVehicles(t *testing.T, path, city string, version int64, ids ...string) map[string]string {
+func writeVehicles(t testing.TB, path, city string, version int64, ids ...string) map[string]string {
 	t.Helper()
 	doc := link.VehiclesDoc{V: link.Version, City: link.CityID(city), Version: version, Updated: time.Now().UTC()}
 	secrets := map[string]string{}
