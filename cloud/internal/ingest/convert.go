@@ -58,7 +58,7 @@ func decode(subject string, data []byte, live *livestate.Fleet) (*item, error) {
 	}
 	switch kind {
 	case "telemetry":
-		b, err := link.DecodeTelemetryBatch(data)
+		b, err := decodeTelemetryBatch(data)
 		if err != nil {
 			return nil, unprocessable("%v", err)
 		}
