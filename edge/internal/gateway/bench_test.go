@@ -48,7 +48,7 @@ func BenchmarkGatewayIngestMQTT(b *testing.B) {
 			}()
 			clients := make([]paho.Client, len(ids))
 			for i, id := range ids {
-				o := paho.NewClientOptions().AddBroker("tcp://"+g.Addrs().MQTT["tcp"]).SetClientID(id).SetUsername(id).
+				o := paho.NewClientOptions().AddBroker("tcp://" + g.Addrs().MQTT["tcp"]).SetClientID(id).SetUsername(id).
 					SetPassword(secrets[id]).SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(10 * time.Second)
 				c := paho.NewClient(o)
 				if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
