@@ -15,10 +15,11 @@ import (
 	"github.com/fleetedge/fleetedge/shared/zone"
 )
 
-// Names of the gateway's documents in the configstore.
+// Names of the gateway's documents in the configstore: the same names the
+// cloud link stores pushed documents under (link.ConfigVehicles, link.ConfigZones).
 const (
-	docVehicles = "vehicles"
-	docZones    = "zones"
+	docVehicles = link.ConfigVehicles
+	docZones    = link.ConfigZones
 )
 
 // ErrVehicles reports an unusable vehicles document.
