@@ -16,15 +16,17 @@
 //     removing spaces, dots, dashes and parentheses ("+" and 8–15 digits).
 //
 // Passwords are hashed with argon2id (Hasher, PHC string format). Default parameters:
-// m = 64 MiB, t = 3 passes, p = 2 lanes, 16-byte salt, 32-byte key — OWASP's first
-// recommended argon2id setting scaled up in passes; measured on the 2-core development machine
-// at 0.12 s per hash when quiet and up to 0.39 s under the shared machine's load (BenchmarkHashDefault). At most MaxConcurrent hashes run at once
-// (default 2×GOMAXPROCS) so a login flood costs bounded memory (MaxConcurrent × 64 MiB) instead
-// of exhausting it; waiting callers honour their context. The stored string carries its own
-// parameters, so raising them later upgrades each rider's hash at their next login
-// (NeedsRehash). Comparison is constant time. A login for an unknown email, or for an account
-// without a password (OIDC only), verifies against a dummy hash made with the current
-// parameters, so response time does not reveal whether an account exists.
+// m = 64 MiB, t = 3 passes, p = 2 lanes, 16-byte salt, 32-byte key: RFC 9106's second
+// recommended setting (m = 64 MiB, t = 3) with two lanes for a 2-core machine, well above
+// OWASP's minimum (m = 19 MiB, t = 2, p = 1). Measured on the 2-core development machine at
+// 0.12 s per hash when quiet and up to 0.39 s under the shared machine's load
+// (BenchmarkHashDefault), i.e. roughly 8–16 logins/s per 2 cores. At most MaxConcurrent hashes
+// run at once (default 2×GOMAXPROCS), so a login flood costs bounded memory
+// (MaxConcurrent × 64 MiB) instead of exhausting it; waiting callers honour their context. The
+// stored string carries its own parameters, so changing them later upgrades each rider's hash
+// at their next login (NeedsRehash). Comparison is constant time. A login for an unknown
+// email, or for an account without a password (OIDC only), verifies against a dummy hash made
+// with the current parameters, so response time does not reveal whether an account exists.
 //
 // Sessions: a login creates a session family; each refresh rotates the token (the old row is
 // marked rotated, a new row with a new 256-bit token joins the family, expiring RefreshTTL

@@ -10,7 +10,7 @@ import (
 
 type clock struct{ t time.Time }
 
-func (c *clock) Now() time.Time       { return c.t }
+func (c *clock) Now() time.Time      { return c.t }
 func (c *clock) Add(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestLimiterTokenBucket(t *testing.T) {
