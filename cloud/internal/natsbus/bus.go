@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/gatewayauth"
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -26,6 +27,7 @@ var ErrEmbeddedStart = errors.New("embedded nats-server did not start")
 type Bus struct {
 	log    *slog.Logger
 	srv    *server.Server // nil when connected to an external URL
+	emb    *embedded      // nil when connected to an external URL
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	closed chan struct{} // closed by the connection's ClosedHandler
@@ -63,15 +65,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if cfg.URL == "" {
-		srv, err := startEmbedded(ctx, cfg.Embedded, cfg.Stream.MaxMsgSize, log)
+		emb, err := startEmbedded(ctx, cfg.Embedded, cfg.Stream.MaxMsgSize, log)
 		if err != nil {
 			return nil, err
 		}
-		b.srv = srv
+		b.srv, b.emb = emb.srv, emb
 		// The in-process pipe needs no TLS; a tls:// URL would make the client insist on it.
-		url = "nats://" + srv.Addr().String()
-		opts = append(opts, nats.InProcessServer(srv))
+		url = "nats://" + emb.srv.Addr().String()
+		opts = append(opts, nats.InProcessServer(emb.srv))
+		if emb.cloudKey != nil {
+			opts = append(opts, nats.Nkey(emb.cloudUser.Nkey, emb.cloudKey.Sign))
+		}
 	} else {
+		if cfg.NkeySeedFile != "" {
+			o, err := nats.NkeyOptionFromSeed(cfg.NkeySeedFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: nkey seed file: %w", ErrConfig, err)
+			}
+			opts = append(opts, o)
+		}
 		if cfg.ClientTLS.CAFile != "" {
 			opts = append(opts, nats.RootCAs(cfg.ClientTLS.CAFile))
 		}
@@ -130,7 +142,21 @@ func streamConfig(cfg StreamConfig) jetstream.StreamConfig {
 	}
 }
 
-func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, log *slog.Logger) (*server.Server, error) {
+func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, log *slog.Logger) (*embedded, error) {
+	emb := &embedded{auth: cfg.Auth}
+	if cfg.Auth.RosterFile != "" {
+		ro, err := gatewayauth.Load(cfg.Auth.RosterFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if err := emb.newCloudKey(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
+		}
+		emb.roster = ro
+	} else {
+		log.Warn("nats client listener without authentication", "host", cfg.Host,
+			"reason", "no gateways roster file; allowed on loopback only")
+	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%w: store dir: %w", ErrEmbeddedStart, err)
 	}
@@ -176,6 +202,11 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, lo
 		opts.TLSVerify = cfg.TLS.ClientCAFile != ""
 		opts.TLSTimeout = 2 // seconds
 	}
+	if emb.cloudKey != nil {
+		opts.Nkeys = emb.users(emb.roster)
+	}
+	// NewServer adjusts the options it is given; reloads start from this untouched copy.
+	emb.opts = opts.Clone()
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
@@ -207,7 +238,8 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, lo
 		}
 		return nil, fmt.Errorf("%w: jetstream not enabled", ErrEmbeddedStart)
 	}
-	return srv, nil
+	emb.srv = srv
+	return emb, nil
 }
 
 // Conn is the cloud's connection (in-process to the embedded server, TCP to an external one).

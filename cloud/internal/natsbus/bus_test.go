@@ -301,6 +301,12 @@ func TestValidate(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.ConnectTimeout = 0 }, "connect timeout"},
 		{"external ok", func(c *Config) { c.URL = "nats://a:4222,nats://b:4222"; c.Stream.Replicas = 3 }, ""},
 		{"external bad scheme", func(c *Config) { c.URL = "http://u:secret@a:4222" }, "want nats://"},
+		{"open listener on all interfaces", func(c *Config) { c.Embedded.Host = "" }, "without authentication"},
+		{"open listener on a public address", func(c *Config) { c.Embedded.Host = "10.0.0.5" }, "without authentication"},
+		{"open listener on ::1", func(c *Config) { c.Embedded.Host = "::1" }, ""},
+		{"roster on all interfaces", func(c *Config) { c.Embedded.Host = "0.0.0.0"; c.Embedded.Auth.RosterFile = "roster.json" }, ""},
+		{"negative reply ttl", func(c *Config) { c.Embedded.Auth.ReplyTTL = -time.Second }, "reply ttl"},
+		{"seed file for embedded", func(c *Config) { c.NkeySeedFile = "cloud.nk" }, "nkey seed file"},
 		{"external client cert without key", func(c *Config) { c.URL = "tls://a:4222"; c.ClientTLS.CertFile = "c" }, "client tls"},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -18,6 +19,9 @@ type Config struct {
 	URL string
 	// ClientTLS is used when connecting to URL.
 	ClientTLS ClientTLS
+	// NkeySeedFile, when set, authenticates the connection to URL with that nkey seed (the
+	// cloud's service identity in the cluster's nats.conf, see deploy/nats).
+	NkeySeedFile string
 	// ConnectTimeout bounds startup: the embedded server becoming ready, the first connection,
 	// and creating/updating the stream.
 	ConnectTimeout time.Duration
@@ -46,6 +50,20 @@ type EmbeddedConfig struct {
 	FsyncInterval time.Duration
 	// TLS for the client listener; off when CertFile is empty.
 	TLS ServerTLS
+	// Auth: who may use the client listener.
+	Auth AuthConfig
+}
+
+// AuthConfig configures authentication on the embedded client listener.
+type AuthConfig struct {
+	// RosterFile is a gatewayauth roster (JSON: gateways with id, city, public nkey; services
+	// with full rights). When set, every TCP client must sign in with one of its nkeys and a
+	// gateway gets only its city's subjects. When empty, the listener accepts anyone and is
+	// therefore allowed only on a loopback host (one machine, development).
+	RosterFile string
+	// ReplyTTL bounds how long after receiving a command request a gateway may answer it
+	// (0 = gatewayauth.DefaultReplyTTL).
+	ReplyTTL time.Duration
 }
 
 // ServerTLS configures TLS on the embedded client listener.
@@ -132,6 +150,15 @@ func (c Config) Validate() error {
 		if e.TLS.ClientCAFile != "" && e.TLS.CertFile == "" {
 			bad("server tls: client CA without a server certificate")
 		}
+		if e.Auth.RosterFile == "" && !isLoopbackHost(e.Host) {
+			bad("client listener on host %q without authentication: set a gateways roster file, or bind 127.0.0.1", e.Host)
+		}
+		if e.Auth.ReplyTTL < 0 {
+			bad("reply ttl %v must be >= 0", e.Auth.ReplyTTL)
+		}
+		if c.NkeySeedFile != "" {
+			bad("nkey seed file is for an external url; the embedded server's own connection needs none")
+		}
 		if c.Stream.Replicas != 1 {
 			bad("stream replicas %d: the embedded server is a single node, use 1", c.Stream.Replicas)
 		}
@@ -156,6 +183,15 @@ func (c Config) Validate() error {
 		bad("stream replicas %d must be 1..5", s.Replicas)
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopbackHost: an empty host means every interface to nats-server.
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Redact hides the password or token in a NATS URL list so it can be logged.

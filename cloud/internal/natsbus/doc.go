@@ -15,4 +15,8 @@
 //     the injected slog logger. Two buses can run in one process on different store dirs.
 //   - The cloud's own connection to the embedded server is in-process (no TCP, no TLS); the
 //     TCP client listener serves gateways and tools.
+//   - With a roster file (EmbeddedConfig.Auth) every client signs in with an nkey: gateways get
+//     only their city's subjects (gatewayauth), services and the cloud itself full rights. The
+//     cloud's own nkey is generated at each start and never leaves memory. Without a roster
+//     the listener is open, which Validate allows on a loopback host only.
 package natsbus
