@@ -344,7 +344,10 @@ func TestGatewayPermissions(t *testing.T) {
 			name string
 			do   func(ctx context.Context) error
 		}{
-			{"put", func(ctx context.Context) error { _, err := kv.Put(ctx, link.ConfigVehicles, []byte("mine")); return err }},
+			{"put", func(ctx context.Context) error {
+				_, err := kv.Put(ctx, link.ConfigVehicles, []byte("mine"))
+				return err
+			}},
 			{"delete", func(ctx context.Context) error { return kv.Delete(ctx, link.ConfigVehicles) }},
 			{"purge", func(ctx context.Context) error { return kv.Purge(ctx, link.ConfigVehicles) }},
 		} {
