@@ -1,0 +1,60 @@
+// Package cloudlink owns what comes DOWN from the cloud to a city gateway over
+// NATS: command requests (request/reply on link.CommandSubject(city)) and the
+// city's configuration (JetStream KV bucket link.ConfigBucket(city), keys
+// link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs). What goes up
+// (telemetry and events) is edge/internal/uplink's; both use one *nats.Conn,
+// dialled by uplink.Dial (reconnects forever with backoff and jitter and
+// returns at once while the cloud is unreachable).
+//
+// # Commands
+//
+// Requests are taken by one queue subscription (group Config.QueueGroup, so a
+// gateway being replaced by its successor never runs a command twice) and
+// handed to a pool of Config.Workers goroutines through a queue of
+// Config.Queue requests; a request that finds the queue full is answered at
+// once with OutcomeRejected (ErrBusy) instead of being dropped silently. A
+// worker decodes the JSON, checks link.CommandRequest.Validate, and calls
+// CommandHandler.HandleRequest (command.Manager) with a context bounded by the
+// request's timeout_ms + Config.ReplyGrace (Config.DefaultWait when it has
+// none), then replies with the link.CommandResult as JSON. Anything malformed
+// gets an OutcomeRejected reply carrying the error; a request without a reply
+// subject is counted and dropped (nobody could learn its outcome).
+//
+// # Configuration
+//
+// One goroutine watches the bucket (including the current values at start)
+// and handles one entry at a time:
+//
+//  1. decode and validate: the document's link Validate, its city must be
+//     Config.City, zones through zone.Load (with Config.ZoneOptions, the same
+//     the gateway uses at start);
+//  2. version rules against the configstore copy: a version below the stored
+//     one is rejected (ErrStaleVersion), the same version with the same bytes
+//     is a no-op (a replay after reconnect), the same version with other bytes
+//     is rejected (ErrVersionConflict);
+//  3. Applier.PrepareConfig: the gateway's own checks, changing nothing;
+//  4. configstore.Put (durable): what is stored is exactly what the gateway
+//     loads at its next start (for zones, the GBFS document itself; for
+//     vehicles and tariffs, the KV value), with Version = the document's version;
+//  5. the install function returned by PrepareConfig: an atomic swap (zones:
+//     rules.SetZones swaps a pointer; evaluation never pauses).
+//
+// A document failing any step is logged, counted by kind and reason, and not
+// applied: the gateway keeps its last good configuration. Deleting or purging
+// a key in the cloud is ignored the same way (a gateway never drops its zones
+// because a key vanished). After every (re)connection the watch is restarted,
+// so a change made while the gateway was offline arrives as soon as it is back;
+// replays of what is already stored are no-ops. While the bucket does not
+// exist yet (no configuration published for the city), the watch is retried
+// with backoff. A gateway starting offline runs on what the configstore holds
+// (loaded by the gateway app before Run).
+//
+// # Concurrency
+//
+// Run owns the subscription, the workers and the watch goroutine; all stop
+// when its context ends and Run returns after they did. A request being
+// handled then is answered with HandleRequest's "stopped waiting" result (the
+// command itself goes on in the command manager). Stats and the collector
+// are safe for concurrent use. Applier.PrepareConfig and the install
+// functions are called from the watch goroutine only, one at a time.
+package cloudlink
