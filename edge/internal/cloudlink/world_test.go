@@ -96,7 +96,9 @@ func newGatewayWorld(t testing.TB, ids ...string) *gatewayWorld {
 
 type publisherFunc func(topic string, payload []byte, qos byte) error
 
-func (f publisherFunc) Publish(topic string, payload []byte, qos byte) error { return f(topic, payload, qos) }
+func (f publisherFunc) Publish(topic string, payload []byte, qos byte) error {
+	return f(topic, payload, qos)
+}
 
 type sinkFunc func(ev link.Event)
 
