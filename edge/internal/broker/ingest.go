@@ -329,7 +329,7 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 	}
 	// Events are queued before the report: the committer takes requests in
 	// queue order, so they are durable no later than the report.
-	h.appendEvents(events)
+	waitEvents := h.appendEvents(events)
 	rec := outbox.Record{Class: outbox.ClassTelemetry, Time: now, Vehicle: cl.ID, Kind: KindReport,
 		Payload: EncodeReport(pk.TopicName, pk.Payload)}
 	durable := pk.FixedHeader.Qos > 0
@@ -345,8 +345,16 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 		}
 	}
 	if durable {
-		if _, err := h.store.Append(h.ctx, rec); err != nil {
-			h.storeFailed(cl, err)
+		// Events first (usually none: they come with state changes): a report
+		// whose events could not be stored is neither stored nor acknowledged,
+		// so its resend cannot duplicate it.
+		err := waitEvents()
+		if err == nil {
+			if _, err = h.store.Append(h.ctx, rec); err != nil {
+				h.storeFailed(cl, err)
+			}
+		}
+		if err != nil {
 			// No PUBACK: the scooter keeps the report and resends it after reconnecting.
 			cl.Stop(fmt.Errorf("broker: ingest store: %w", err))
 			return pk, packets.ErrRejectPacket
@@ -448,27 +456,65 @@ func stateEvents(u live.Update, now time.Time) []link.Event {
 
 // appendEvents queues events for the outbox. They share the next group commit
 // with the report that caused them; if the queue is full the caller waits.
-func (h *Ingest) appendEvents(events []link.Event) {
+// The returned function waits until every event's transaction has completed
+// and returns the first failure (e.g. outbox.ErrFull when events fill their
+// cap): a QoS 1 report whose events could not be stored is not acknowledged.
+func (h *Ingest) appendEvents(events []link.Event) (wait func() error) {
+	if len(events) == 0 {
+		return noWait
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		h.storeFailed(nil, err)
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
 	for i := range events {
 		e := &events[i]
 		b, err := json.Marshal(e)
 		if err != nil { // unreachable for link.Event; counted rather than lost silently
-			h.storeFailed(nil, fmt.Errorf("broker: encode event: %w", err))
+			fail(fmt.Errorf("broker: encode event: %w", err))
 			continue
 		}
 		rec := outbox.Record{Class: outbox.ClassEvent, Time: e.Time, Vehicle: e.Vehicle, Kind: string(e.Kind), Payload: b}
-		err = h.store.AppendAsync(rec, h.asyncDone)
+		wg.Add(1)
+		err = h.store.AppendAsync(rec, func(_ uint64, err error) { // on the committer: quick
+			if err != nil {
+				fail(err)
+			}
+			wg.Done()
+		})
 		if errors.Is(err, outbox.ErrQueueFull) {
 			// Events are never dropped: wait for the disk (this connection only).
 			_, err = h.store.Append(h.ctx, rec)
-		}
-		if err != nil {
-			h.storeFailed(nil, err)
+			wg.Done()
+			if err != nil {
+				fail(err)
+				continue
+			}
+		} else if err != nil {
+			wg.Done() // not queued: the callback will not run
+			fail(err)
 			continue
 		}
 		h.m.events.WithLabelValues(string(e.Kind)).Inc()
 	}
+	return func() error {
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
 }
+
+func noWait() error { return nil }
 
 // asyncDone runs on the outbox committer: it must be quick.
 func (h *Ingest) asyncDone(_ uint64, err error) {

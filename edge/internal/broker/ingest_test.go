@@ -53,13 +53,13 @@ type ingestEnv struct {
 
 func startIngest(t *testing.T, ids ...string) *ingestEnv {
 	t.Helper()
-	return startIngestWith(t, nil, ids...)
+	return startIngestWith(t, nil, outbox.Options{}, ids...)
 }
 
-func startIngestWith(t *testing.T, presence Presence, ids ...string) *ingestEnv {
+func startIngestWith(t *testing.T, presence Presence, obOpts outbox.Options, ids ...string) *ingestEnv {
 	t.Helper()
 	creds, secrets := fleet(t, ids...)
-	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), obOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func (p *presenceLog) String() string {
 // subscribes to its own topic, and that it left when its session ends.
 func TestIngestPresence(t *testing.T) {
 	var p presenceLog
-	env := startIngestWith(t, &p, "A1")
+	env := startIngestWith(t, &p, outbox.Options{}, "A1")
 	a := env.connect(t, "A1")
 	if got := p.String(); got != "" {
 		t.Fatalf("online before subscribing: %q", got)
@@ -405,4 +405,24 @@ func TestIngestPresence(t *testing.T) {
 	waitFor(t, "online", func() bool { return p.String() == "online A1" })
 	a.Disconnect(100)
 	waitFor(t, "offline", func() bool { return p.String() == "online A1,offline A1" })
+}
+
+// TestEventsFullNoPuback: with a hard cap on stored events (outbox
+// MaxEventBytes), a QoS 1 report whose event cannot be stored is neither
+// stored nor acknowledged (the scooter keeps it), while reports without
+// events still are.
+func TestEventsFullNoPuback(t *testing.T) {
+	env := startIngestWith(t, nil, outbox.Options{MaxEventBytes: 1}, "A1")
+	a := env.connect(t, "A1") // its "online" event is refused: counted, nothing else
+	waitFor(t, "online event refused", func() bool { return env.ingest.Stats().StoreErrors == 1 })
+	publish(t, a, "bike", 1, `{"a":98,"i":"A1","t":1,"x":20}`)           // no event: stored and acked
+	tok := a.Publish("bike", 1, false, `{"a":27,"i":"A1","b":50,"c":0}`) // powered on → event → refused
+	if tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+		t.Fatal("PUBACK for a report whose event could not be stored")
+	}
+	waitFor(t, "client disconnected", func() bool { return !a.IsConnectionOpen() })
+	reports, events := env.records(t)
+	if len(reports) != 1 || len(events) != 0 {
+		t.Fatalf("stored reports %v events %v", reports, events)
+	}
 }
