@@ -177,6 +177,8 @@ type NATSConfig struct {
 	CAFile   string `json:"ca_file"`
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
+	// NkeySeedFile authenticates the cloud to an external NATS (its service nkey seed).
+	NkeySeedFile string `json:"nkey_seed_file"`
 
 	// Embedded server.
 	Host       string `json:"host"`
@@ -189,6 +191,11 @@ type NATSConfig struct {
 	TLSCertFile   string   `json:"tls_cert_file"`
 	TLSKeyFile    string   `json:"tls_key_file"`
 	TLSClientCA   string   `json:"tls_client_ca_file"`
+	// RosterFile lists the gateways (id, city, public nkey) and services allowed on the
+	// embedded listener (gatewayauth); required unless Host is a loopback address.
+	RosterFile string `json:"roster_file"`
+	// GatewayReplyTTL bounds a gateway's answer to a command request (0 = 11 min).
+	GatewayReplyTTL Duration `json:"gateway_reply_ttl"`
 
 	Stream StreamConfig `json:"stream"`
 }
@@ -250,6 +257,7 @@ func (c Config) Bus() natsbus.Config {
 	return natsbus.Config{
 		URL:            c.NATS.URL.Reveal(),
 		ClientTLS:      natsbus.ClientTLS{CAFile: c.NATS.CAFile, CertFile: c.NATS.CertFile, KeyFile: c.NATS.KeyFile},
+		NkeySeedFile:   c.NATS.NkeySeedFile,
 		ConnectTimeout: timeout,
 		Embedded: natsbus.EmbeddedConfig{
 			Host:          c.NATS.Host,
@@ -261,6 +269,7 @@ func (c Config) Bus() natsbus.Config {
 			TLS: natsbus.ServerTLS{
 				CertFile: c.NATS.TLSCertFile, KeyFile: c.NATS.TLSKeyFile, ClientCAFile: c.NATS.TLSClientCA,
 			},
+			Auth: natsbus.AuthConfig{RosterFile: c.NATS.RosterFile, ReplyTTL: c.NATS.GatewayReplyTTL.D()},
 		},
 		Stream: natsbus.StreamConfig{
 			DuplicateWindow: c.NATS.Stream.DuplicateWindow.D(),
