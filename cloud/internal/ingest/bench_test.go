@@ -49,7 +49,14 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	in, err := New(Config{}, js, e.store, nil, testLogger())
+	cfg := Config{}
+	if w := os.Getenv("INGEST_BENCH_WRITERS"); w != "" {
+		fmt.Sscan(w, &cfg.Writers)
+	}
+	if r := os.Getenv("INGEST_BENCH_FLUSH_ROWS"); r != "" {
+		fmt.Sscan(r, &cfg.FlushRows)
+	}
+	in, err := New(cfg, js, e.store, nil, testLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	FlushRows     int
 	FlushMessages int
 	FlushInterval time.Duration
+	// Writers is the number of batches written to ClickHouse concurrently
+	// (default 2: one INSERT is sent while the server still merges the last).
+	Writers int
 	// Prefetch is how many messages the client pulls ahead (default 256), within
 	// PrefetchBytes (default 64 MiB; must be ≥ the stream's max message size).
 	Prefetch      int
@@ -57,6 +60,7 @@ const (
 	DefaultFlushRows     = 20_000
 	DefaultFlushMessages = 512
 	DefaultFlushInterval = 500 * time.Millisecond
+	DefaultWriters       = 2
 	DefaultPrefetch      = 256
 	DefaultPrefetchBytes = 64 << 20
 	DefaultAckWait       = 60 * time.Second
@@ -81,6 +85,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.FlushRows, DefaultFlushRows)
 	def(&c.FlushMessages, DefaultFlushMessages)
+	def(&c.Writers, DefaultWriters)
 	def(&c.Prefetch, DefaultPrefetch)
 	def(&c.PrefetchBytes, DefaultPrefetchBytes)
 	defD(&c.FlushInterval, DefaultFlushInterval)
@@ -101,6 +106,9 @@ func (c Config) Validate() error {
 		if _, err := link.ParseGatewayID(c.Durable); err != nil { // same alphabet as a subject token
 			bad("durable %q: use a-z 0-9 _ -", c.Durable)
 		}
+	}
+	if c.Writers < 0 || c.Writers > 16 {
+		bad("writers %d outside 1-16", c.Writers)
 	}
 	if c.FlushRows < 0 || c.FlushMessages < 0 || c.Prefetch < 0 || c.PrefetchBytes < 0 {
 		bad("flush and prefetch sizes must not be negative")

@@ -47,10 +47,13 @@
 //
 // # Concurrency and shutdown
 //
-// Run owns two goroutines: the consume loop (pull, decode, fold into the live
-// state, build a batch) and a writer that writes and acknowledges the previous
-// batch meanwhile (at most one batch queued between them), so decoding and
-// ClickHouse's insert overlap. The live state is safe for concurrent readers.
+// Run owns the consume loop (pull, decode, fold into the live state, build a
+// batch) and Config.Writers writer goroutines that write and acknowledge
+// batches meanwhile (one batch queued between them), so decoding and ClickHouse
+// INSERTs overlap; several writers hide the fixed latency of an INSERT (about
+// 40 ms on the local ClickHouse 18.16 even for one row). Batches may be
+// acknowledged out of order; nothing depends on ack order. The live state is
+// safe for concurrent readers.
 // When Run's context ends it stops pulling, takes the messages already
 // prefetched, lets the writer write and acknowledge everything handed to it
 // (bounded by Config.StopTimeout; on failure the messages are nak'ed) and returns.

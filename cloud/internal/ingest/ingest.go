@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,7 +90,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 		AckWait:       i.cfg.AckWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: link.SubjectsUp,
-		MaxAckPending: 3*i.cfg.FlushMessages + 2*i.cfg.Prefetch, // batches: writing, queued, building
+		MaxAckPending: (i.cfg.Writers+2)*i.cfg.FlushMessages + 2*i.cfg.Prefetch, // batches: writing, queued, building
 		MaxDeliver:    -1,
 	})
 	if err != nil {
@@ -117,11 +118,17 @@ func (i *Ingest) Run(ctx context.Context) error {
 	stopWriter := context.AfterFunc(ctx, func() { time.AfterFunc(i.cfg.StopTimeout, wcancel) })
 	defer stopWriter()
 	writerDone := make(chan struct{})
+	var writers sync.WaitGroup
+	for range i.cfg.Writers {
+		writers.Go(func() {
+			for p := range batches {
+				i.flush(wctx, p)
+			}
+		})
+	}
 	go func() {
-		defer close(writerDone)
-		for p := range batches {
-			i.flush(wctx, p)
-		}
+		writers.Wait()
+		close(writerDone)
 	}()
 	finish := func(p *pending) {
 		if len(p.msgs) > 0 {
