@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules lint fmt run clean
+.PHONY: all deps go-deps build vet test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules lint fmt run clean
 
 all: build
 
@@ -29,11 +29,29 @@ build: go-deps
 vet: go-deps
 	$(GO) vet work
 
-# test: vet, every test with the race detector, then a short fuzz run per decoder.
-test: deps vet test-go fuzz-short
+# The tests run their own PostgreSQL and ClickHouse under .data/test/, apart from the
+# servers of `make run`, on ports derived from the checkout's path: two checkouts (or CI
+# beside a developer's stack) never share or fight over a server. Ports stay below the
+# ephemeral range (32768-60999) so an outgoing connection cannot hold them.
+TEST_PORT_OFFSET := $(shell printf '%s' '$(CURDIR)' | cksum | awk '{print $$1 % 2000}')
+TEST_ENV := FLEETEDGE_PG_DIR=$(CURDIR)/.data/test/postgres \
+	FLEETEDGE_PG_PORT=$(shell echo $$((20000 + $(TEST_PORT_OFFSET)))) \
+	FLEETEDGE_CH_DIR=$(CURDIR)/.data/test/clickhouse \
+	FLEETEDGE_CH_TCP_PORT=$(shell echo $$((24000 + $(TEST_PORT_OFFSET)))) \
+	FLEETEDGE_CH_HTTP_PORT=$(shell echo $$((28000 + $(TEST_PORT_OFFSET))))
+
+# test: vet, every test with the race detector, then a short fuzz run per decoder; the
+# test servers are stopped at the end whatever the outcome.
+test: deps vet
+	@status=0; $(MAKE) --no-print-directory test-go fuzz-short || status=$$?; \
+	  $(MAKE) --no-print-directory test-servers-stop; exit $$status
 
 test-go:
-	$(GO) test -race -count=1 -timeout 40m work
+	$(TEST_ENV) $(GO) test -race -count=1 -timeout 40m work
+
+test-servers-stop:
+	-$(TEST_ENV) deploy/local/postgres.sh stop
+	-$(TEST_ENV) deploy/local/clickhouse.sh stop
 
 # Each fuzz target listed as package:FuzzName; `go test -fuzz` takes one target per run.
 FUZZ_TARGETS := $(shell cat fuzz-targets.txt 2>/dev/null)
@@ -41,7 +59,7 @@ FUZZ_TARGETS := $(shell cat fuzz-targets.txt 2>/dev/null)
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME_SHORT))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT) $$pkg; done
+	  $(TEST_ENV) $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT) $$pkg; done
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
