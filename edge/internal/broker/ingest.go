@@ -323,9 +323,9 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 		events = append(events, h.rules.OnUpdate(upd, rep, now)...)
 	}
 	if h.replies != nil {
-		if _, isReply := protocol.ReplyTo(rep.Code()); isReply {
-			h.replies.OnReply(vehicle, rep, now)
-		}
+		// Every report, not only replies: the firmware job waits for the
+		// unsolicited 69, and OnReply skips codes nobody awaits without a lock.
+		h.replies.OnReply(vehicle, rep, now)
 	}
 	// Events are queued before the report: the committer takes requests in
 	// queue order, so they are durable no later than the report.
