@@ -245,6 +245,44 @@ func TestIngest(t *testing.T) {
 		}
 	})
 
+	t.Run("event hook sees every event batch before the ack; its errors redeliver", func(t *testing.T) {
+		const c6 link.CityID = "hookcity"
+		var calls atomic.Int64
+		var mu sync.Mutex
+		seen := map[uint64]int{}
+		cfg := testConfig()
+		cfg.Durable = "hook-test" // its own consumer: it sees the whole stream
+		cfg.OnEvents = func(_ context.Context, c link.CityID, g link.GatewayID, evs []link.Event) error {
+			if c != c6 {
+				return nil
+			}
+			if calls.Add(1) == 1 {
+				return errTransient // first delivery fails: must come back
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				seen[e.Seq]++
+			}
+			return nil
+		}
+		in, stop := e.start(t, cfg, nil)
+		defer stop()
+		evs := &link.EventBatch{Header: link.Header{V: link.Version, Gateway: gw, City: c6}, Events: []link.Event{
+			{Seq: 1, Vehicle: "V1", Time: t0, Kind: link.EventRideEnded, Ride: &link.RideEvent{RideID: "r1", EndedBy: "gateway"}},
+			{Seq: 2, Vehicle: "V1", Time: t0, Kind: link.EventAlarm, Alarm: &link.AlarmEvent{Reason: "fallen"}},
+		}}
+		publish(t, js, link.EventsSubject(c6), evs, link.MsgID(gw, 1, 2))
+		eventually(t, 10*time.Second, "hook called again after its failure", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return seen[1] == 1 && seen[2] == 1
+		})
+		if s := in.Stats(); s.Naks == 0 || s.DeadLettered != 0 {
+			t.Errorf("stats %+v: want a nak and no dead letter", s)
+		}
+	})
+
 	t.Run("poison messages go to the dead-letter subject and good ones still flow", func(t *testing.T) {
 		const c2 link.CityID = "poisoncity"
 		dead := make(chan *nats.Msg, 10)
