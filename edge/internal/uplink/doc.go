@@ -33,7 +33,9 @@
 // is acknowledged, the outbox is trimmed with DeleteThrough(highest seq of
 // those chunks) — a record leaves the outbox only after the ack of the
 // message that carries it (or, when it carries nothing, of every message
-// before it). On a publish error or an ack timeout the uplink waits (backoff
+// before it). On a publish error, an ack timeout, or a lost connection (seen
+// within 250 ms while messages are in flight: their acks will never come, so
+// it does not wait for AckTimeout) the uplink waits (backoff
 // with jitter, Config.RetryMin..RetryMax, and until the connection is up),
 // then resends every unacknowledged in-flight message with the same bytes and
 // the same Nats-Msg-Id, so JetStream's duplicate window drops what had in

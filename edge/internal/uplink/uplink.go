@@ -148,6 +148,9 @@ type loop struct {
 	chunks  []*chunk
 	unacked int // messages of chunks not yet acknowledged
 	backoff time.Duration
+	// reconnects is the connection's reconnect count when the in-flight
+	// messages were last (re)sent: acks of a lost connection never come.
+	reconnects uint64
 
 	waitCh     chan error // pending Source.Wait, nil when none
 	waitCancel context.CancelFunc
@@ -158,7 +161,17 @@ type publishError struct{ err error }
 
 func (e *publishError) Error() string { return e.err.Error() }
 
+// linkCheck is how often the loop looks at the connection while messages are
+// in flight, so a lost connection resends at once instead of after AckTimeout.
+const linkCheck = 250 * time.Millisecond
+
+// errLinkLost is the failure when the connection dropped with messages in flight.
+var errLinkLost = errors.New("uplink: connection lost with messages in flight")
+
 func (l *loop) run(ctx context.Context) error {
+	l.reconnects = l.u.nc.Stats().Reconnects
+	tick := time.NewTicker(linkCheck)
+	defer tick.Stop()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -206,6 +219,10 @@ func (l *loop) run(ctx context.Context) error {
 			l.waitCh = nil
 			if err != nil && ctx.Err() == nil {
 				return fmt.Errorf("uplink: %w", err)
+			}
+		case <-tick.C:
+			if l.u.nc.Status() != nats.CONNECTED || l.u.nc.Stats().Reconnects != l.reconnects {
+				l.fail(ctx, errLinkLost)
 			}
 		}
 	}
@@ -318,6 +335,7 @@ func (l *loop) resend() error {
 	if l.u.nc.IsClosed() {
 		return nats.ErrConnectionClosed
 	}
+	l.reconnects = l.u.nc.Stats().Reconnects
 	for _, c := range l.chunks {
 		for _, m := range c.msgs {
 			if m.acked {

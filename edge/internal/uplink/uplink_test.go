@@ -109,7 +109,9 @@ func TestLinkDownOutboxKeepsFillingThenEverythingArrivesOnce(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 	ensureStream(t, url)
 	ob := openOutbox(t)
-	u := newTestUplink(t, ob, dial(t, url), nil)
+	// Acks lost with the connection must not wait for AckTimeout: the loop sees
+	// the reconnect and resends at once.
+	u := newTestUplink(t, ob, dial(t, url), func(c *Config) { c.AckTimeout = time.Minute })
 	runUplink(t, u)
 
 	// An appender that keeps going through the outage.
