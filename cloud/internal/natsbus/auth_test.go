@@ -442,7 +442,7 @@ func TestGatewayPermissions(t *testing.T) {
 	})
 
 	t.Run("serves its command subject", func(t *testing.T) {
-		sub, err := nc.Subscribe(link.CommandSubject("riga"), func(m *nats.Msg) {
+		sub, err := nc.QueueSubscribe(link.CommandSubject("riga"), "gateway", func(m *nats.Msg) {
 			if err := m.Respond([]byte("acked:" + string(m.Data))); err != nil {
 				t.Errorf("respond: %v", err)
 			}
