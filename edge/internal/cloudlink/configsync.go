@@ -106,11 +106,16 @@ func (l *Link) watch(ctx context.Context, status <-chan nats.Status) error {
 		return fmt.Errorf("watch %s: %w", l.bucket, err)
 	}
 	defer func() {
-		// Stop unsubscribes; the callback may be blocked handing over an entry,
-		// so drain until the channel closes.
-		if err := w.Stop(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
-			l.log.Debug("config watch stop", "err", err)
-		}
+		// Stop unsubscribes and deletes the watch's consumer, a JetStream API
+		// call that waits for its timeout (5 s) while disconnected; so it runs
+		// in the background, bounded by that timeout or the connection closing.
+		// The watch's callback may be blocked handing over an entry: drain
+		// until the channel closes.
+		go func() {
+			if err := w.Stop(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+				l.log.Debug("config watch stop", "err", err)
+			}
+		}()
 		go func() {
 			for range w.Updates() {
 			}

@@ -49,10 +49,30 @@
 // with backoff. A gateway starting offline runs on what the configstore holds
 // (loaded by the gateway app before Run).
 //
+// # Wiring (edge/internal/gateway)
+//
+// The gateway dials once with uplink.Dial when a cloud URL is configured and
+// builds the Link in New, after the command manager:
+//
+//	g.cloudlink, err = cloudlink.New(cloudlink.Config{
+//		City: link.CityID(cfg.City), Conn: g.nc, Commands: g.commands, Store: g.config,
+//		Applier: g, Workers: cfg.Cloud.CommandWorkers, DefaultWait: cfg.Cloud.CommandWait.D(),
+//		Logger: log, Registerer: g.reg,
+//	})
+//
+// Run starts g.cloudlink.Run on a child context and stops it (waiting for it)
+// before the broker and the command manager close; Close closes g.nc last.
+// The gateway implements Applier with its start-up path: zones → the
+// zone.Set already loaded by the link goes to g.zones and rules.SetZones;
+// vehicles → parseVehicles(u.Stored, city) then the directory swap and
+// fleet.Register; tariffs → stored only.
+//
 // # Concurrency
 //
 // Run owns the subscription, the workers and the watch goroutine; all stop
-// when its context ends and Run returns after they did. A request being
+// when its context ends and Run returns after they did (a watch stopped while
+// disconnected finishes deleting its consumer in the background, bounded by
+// the JetStream API timeout or the connection closing). A request being
 // handled then is answered with HandleRequest's "stopped waiting" result (the
 // command itself goes on in the command manager). Stats and the collector
 // are safe for concurrent use. Applier.PrepareConfig and the install
