@@ -42,7 +42,11 @@ func gatewayHelper(t testing.TB) string {
 			return
 		}
 		helperBin = filepath.Join(dir, "uplink.test")
-		out, err := exec.Command(goBin, "test", "-c", "-o", helperBin, gatewayPkg).CombinedOutput()
+		args := []string{"test", "-c", "-o", helperBin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command(goBin, append(args, gatewayPkg)...).CombinedOutput()
 		if err != nil {
 			helperErr = fmt.Errorf("build %s: %v\n%s", gatewayPkg, err, out)
 		}
