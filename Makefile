@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules lint fmt run clean
+.PHONY: all deps go-deps build vet test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest lint fmt run stop clean
 
 all: build
 
@@ -68,7 +68,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -97,11 +97,25 @@ bench-command:
 bench-rules:
 	$(GO) test -run '^$$' -bench OnFix -benchmem -count 5 ./edge/internal/rules/
 
+bench-edge-ingest:
+	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 3s -count 3 ./edge/internal/broker/
+	$(GO) test -run '^$$' -bench GatewayIngestMQTT -benchtime 50000x -count 2 ./edge/internal/gateway/
+	$(GO) test -run '^$$' -bench Apply -benchmem -count 3 ./edge/internal/fleet/
+
 lint: vet
 	@out=$$(gofmt -l protocol shared edge cloud tools); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 
 fmt:
 	gofmt -w protocol shared edge cloud tools
+
+# run: the whole system on this machine (deploy/local/run.sh says what it starts and its knobs).
+run: deps
+	deploy/local/run.sh
+
+# stop: the local database servers of `make run` (when left running with FLEETEDGE_RUN_KEEP_SERVERS=1).
+stop:
+	-deploy/local/clickhouse.sh stop
+	-deploy/local/postgres.sh stop
 
 clean:
 	rm -rf bin
