@@ -28,6 +28,7 @@ func (r Rate) Validate() error {
 type Policy struct {
 	LoginPerIP      Rate
 	SignupPerIP     Rate
+	RefreshPerIP    Rate
 	LoginPerAccount Rate
 	// LockoutAfter consecutive failures lock an account for LockoutBase, doubling per further
 	// failure up to LockoutMax.
@@ -44,6 +45,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		LoginPerIP:      Rate{PerMinute: 10, Burst: 10},
 		SignupPerIP:     Rate{PerMinute: 5, Burst: 5},
+		RefreshPerIP:    Rate{PerMinute: 60, Burst: 30},
 		LoginPerAccount: Rate{PerMinute: 5, Burst: 5},
 		LockoutAfter:    5,
 		LockoutBase:     time.Minute,
@@ -55,7 +57,7 @@ func DefaultPolicy() Policy {
 
 // Validate checks every field.
 func (p Policy) Validate() error {
-	for _, r := range []Rate{p.LoginPerIP, p.SignupPerIP, p.LoginPerAccount} {
+	for _, r := range []Rate{p.LoginPerIP, p.SignupPerIP, p.RefreshPerIP, p.LoginPerAccount} {
 		if err := r.Validate(); err != nil {
 			return err
 		}

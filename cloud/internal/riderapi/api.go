@@ -1,0 +1,119 @@
+package riderapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/fleetedge/fleetedge/cloud/internal/account"
+	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
+	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
+)
+
+// Config wires the rider API.
+type Config struct {
+	Accounts *account.Service
+	Tokens   TokenVerifier
+	// OIDC may be nil: the OIDC routes then answer unknown_provider.
+	OIDC   *rideroidc.Login
+	Guard  loginguard.Policy
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	Version        string
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// API is the rider API.
+type API struct {
+	cfg  Config
+	log  *slog.Logger
+	mux  *http.ServeMux
+	huma huma.API
+
+	signupIP, loginIP, refreshIP, loginAccount *loginguard.Limiter
+	lockout                                    *loginguard.Lockout
+}
+
+// maxBody bounds every request body of this API.
+const maxBody = 16 << 10
+
+// New builds the API and registers its operations.
+func New(cfg Config) (*API, error) {
+	if cfg.Accounts == nil || cfg.Tokens == nil {
+		return nil, errors.New("riderapi: accounts and token verifier are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Version == "" {
+		cfg.Version = "1.0.0"
+	}
+	if err := cfg.Guard.Validate(); err != nil {
+		return nil, fmt.Errorf("riderapi: %w", err)
+	}
+	a := &API{cfg: cfg, log: cfg.Log, mux: http.NewServeMux()}
+	var err error
+	g := cfg.Guard
+	if a.signupIP, err = loginguard.NewLimiter(g.SignupPerIP, g.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if a.loginIP, err = loginguard.NewLimiter(g.LoginPerIP, g.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if a.refreshIP, err = loginguard.NewLimiter(g.RefreshPerIP, g.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if a.loginAccount, err = loginguard.NewLimiter(g.LoginPerAccount, g.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if a.lockout, err = loginguard.NewLockout(g, cfg.Now); err != nil {
+		return nil, err
+	}
+
+	hc := huma.DefaultConfig("fleetedge rider API", cfg.Version)
+	hc.OpenAPIPath = "/v1/openapi"
+	hc.DocsPath = "/v1/docs"
+	hc.SchemasPath = "/v1/schemas"
+	hc.CreateHooks = nil // no $schema links in bodies: mobile clients get plain JSON
+	hc.Transformers = []huma.Transformer{problemTransformer}
+	hc.Info.Description = "Rider accounts and login. Errors are RFC 9457 problem+json with a stable `code`."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		BearerScheme: {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "Access token from /v1/auth/login, /signup, /refresh or an OIDC callback"},
+	}
+	a.huma = humago.New(a.mux, hc)
+	a.huma.UseMiddleware(a.clientMiddleware, BearerAuth(a.huma, cfg.Tokens))
+	a.register()
+	return a, nil
+}
+
+// Handler serves every route of the API (paths start with /v1/): mount it on "/v1/".
+func (a *API) Handler() http.Handler { return a.mux }
+
+// Huma is the huma API, for other rider APIs to register operations on (with BearerSecurity
+// for authenticated ones); they then appear in /v1/openapi.json too.
+func (a *API) Huma() huma.API { return a.huma }
+
+func (a *API) account(ctx context.Context) account.Client {
+	c := clientFrom(ctx)
+	return account.Client{IP: c.ip, UserAgent: c.ua}
+}
+
+func (a *API) limit(l *loginguard.Limiter, key, what string) error {
+	if ok, wait := l.Allow(key); !ok {
+		a.log.Warn("rate limited", "limit", what)
+		return NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; retry later").WithRetryAfter(wait)
+	}
+	return nil
+}
+
+func ipKey(ctx context.Context) string { return clientFrom(ctx).ip.String() }
