@@ -21,8 +21,8 @@ type Config struct {
 	Accounts *account.Service
 	Tokens   TokenVerifier
 	// OIDC may be nil: the OIDC routes then answer unknown_provider.
-	OIDC   *rideroidc.Login
-	Guard  loginguard.Policy
+	OIDC  *rideroidc.Login
+	Guard loginguard.Policy
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Version        string

@@ -22,8 +22,8 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
 	"github.com/fleetedge/fleetedge/cloud/internal/oidctest"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore/pgstoretest"
-	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
+	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/fleetedge/fleetedge/shared/pgtest"
 )
 
