@@ -1,9 +1,11 @@
 package uplink
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -258,5 +260,46 @@ func TestStartsWhileTheCloudIsDown(t *testing.T) {
 	})
 	if got := readStream(t, srv.ClientURL()); len(got.telemetry) != reports || len(got.events) != 3 || got.dups != 0 {
 		t.Errorf("stream: %d telemetry, %d events, %d dups; want %d, 3, 0", len(got.telemetry), len(got.events), got.dups, reports)
+	}
+}
+
+// TestDownsampledReportsAreDeletedWithTheirBatch: one vehicle reporting a fix
+// every second for a minute sends 13 positions (every 5 s) up; the 48 others
+// leave the outbox all the same, and an alarm event in between goes up at once.
+func TestDownsampledReportsAreDeletedWithTheirBatch(t *testing.T) {
+	srv := startNATS(t, t.TempDir(), -1)
+	ensureStream(t, srv.ClientURL())
+	ob := openOutbox(t)
+	var recs []outbox.Record
+	for sec := 0; sec <= 60; sec++ {
+		at := t0.Add(time.Duration(sec) * time.Second)
+		recs = append(recs, reportRecord("V1", at, gpsPayload("V1", sec, false)))
+		if sec == 7 {
+			recs = append(recs, eventRecord(t, link.Event{Vehicle: "V1", Time: at, Kind: link.EventAlarm,
+				Alarm: &link.AlarmEvent{Reason: "fallen"}}))
+		}
+	}
+	for _, r := range recs { // one by one: seq order is time order
+		if _, err := ob.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := newTestUplink(t, ob, dial(t, srv.ClientURL()), func(c *Config) { c.ReadBatch = 10 })
+	runUplink(t, u)
+	last := ob.LastSeq()
+	eventually(t, 10*time.Second, "outbox drained", func() bool {
+		return ob.Stats().Records == 0 && u.Stats().DeletedThrough == last
+	})
+	got := readStream(t, srv.ClientURL())
+	var secs []int
+	for _, r := range got.telemetry {
+		secs = append(secs, int(r.Time.Sub(t0)/time.Second))
+	}
+	slices.Sort(secs)
+	if fmt.Sprint(secs) != "[0 5 10 15 20 25 30 35 40 45 50 55 60]" || len(got.events) != 1 {
+		t.Errorf("forwarded fixes at %v s and %d events; want every 5 s and 1", secs, len(got.events))
+	}
+	if st := u.Stats(); st.Downsampled != 48 {
+		t.Errorf("downsampled %d reports, want 48", st.Downsampled)
 	}
 }
