@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ var (
 	// ErrConflict means another writer changed the document between our read
 	// and our write; nothing was written.
 	ErrConflict = errors.New("downlink: document changed concurrently")
+	// ErrTooLarge means a document is above the server's max_payload.
+	ErrTooLarge = errors.New("downlink: document too large for NATS")
 	// ErrNoGateway means no gateway of the city is subscribed to its command
 	// subject (NATS no responders): the command was not sent.
 	ErrNoGateway = errors.New("downlink: no gateway of the city is connected")
@@ -136,11 +139,20 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Downlink, error) {
 func describe(doc Document) (kind string, version int64, city link.CityID, err error) {
 	switch d := doc.(type) {
 	case *link.ZonesDoc:
-		return link.ConfigZones, d.Version, d.City, nil
+		if d != nil {
+			return link.ConfigZones, d.Version, d.City, nil
+		}
 	case *link.VehiclesDoc:
-		return link.ConfigVehicles, d.Version, d.City, nil
+		if d != nil {
+			return link.ConfigVehicles, d.Version, d.City, nil
+		}
 	case *link.TariffsDoc:
-		return link.ConfigTariffs, d.Version, d.City, nil
+		if d != nil {
+			return link.ConfigTariffs, d.Version, d.City, nil
+		}
+	}
+	if doc == nil || reflect.ValueOf(doc).IsNil() {
+		return "", 0, "", fmt.Errorf("%w: nil document", ErrInvalid)
 	}
 	return "", 0, "", fmt.Errorf("%w: unknown document type %T", ErrInvalid, doc)
 }
@@ -149,9 +161,6 @@ func describe(doc Document) (kind string, version int64, city link.CityID, err e
 func (d *Downlink) validate(city link.CityID, doc Document) (kind string, version int64, err error) {
 	if _, err := link.ParseCityID(string(city)); err != nil {
 		return "", 0, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if doc == nil {
-		return "", 0, fmt.Errorf("%w: nil document", ErrInvalid)
 	}
 	kind, version, docCity, err := describe(doc)
 	if err != nil {
@@ -173,7 +182,8 @@ func (d *Downlink) validate(city link.CityID, doc Document) (kind string, versio
 
 // PublishConfig validates doc and publishes it to city's bucket (created if
 // missing) if its version is above the published one. It returns the KV
-// revision written. Errors: ErrInvalid (nothing written), ErrNotNewer,
+// revision written. Errors: ErrInvalid (nothing written), ErrTooLarge (above
+// the server's max_payload: raise it, natsbus Stream.MaxMsgSize), ErrNotNewer,
 // ErrConflict (someone else wrote in between: re-read and retry), or the
 // NATS error.
 func (d *Downlink) PublishConfig(ctx context.Context, city link.CityID, doc Document) (uint64, error) {
@@ -185,6 +195,11 @@ func (d *Downlink) PublishConfig(ctx context.Context, city link.CityID, doc Docu
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return 0, fmt.Errorf("downlink: publish config: %w: %w", ErrInvalid, err)
+	}
+	if max := d.nc.MaxPayload(); max > 0 && int64(len(data)) > max {
+		d.met.refused(kind, "too_large")
+		return 0, fmt.Errorf("downlink: publish config %s/%s: %w: %d bytes, the server takes %d (raise max_payload)",
+			city, kind, ErrTooLarge, len(data), max)
 	}
 	kv, err := d.bucket(ctx, city)
 	if err != nil {

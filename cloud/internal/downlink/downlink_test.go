@@ -64,6 +64,16 @@ func zones(version int64) *link.ZonesDoc {
 	return &link.ZonesDoc{V: link.Version, City: city, Version: version, Updated: time.Now().UTC(), Geofence: geofence(2)}
 }
 
+// bigVehicles is above the default 1 MiB max_payload (about 7,000 vehicles).
+func bigVehicles() *link.VehiclesDoc {
+	d := &link.VehiclesDoc{V: 1, City: city, Version: 9}
+	for i := range 8000 {
+		d.Vehicles = append(d.Vehicles, link.VehicleConfig{ID: fmt.Sprintf("86112345%07d", i), Type: "scooter",
+			CredentialHash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NormalLimitKmh: 25})
+	}
+	return d
+}
+
 func TestPublishConfig(t *testing.T) {
 	b := openBus(t)
 	d := newDownlink(t, b, Config{})
@@ -122,6 +132,8 @@ func TestPublishConfig(t *testing.T) {
 		{"other city", city, other, ErrInvalid},
 		{"bad city id", "Bad City", zones(2), ErrInvalid},
 		{"nil", city, nil, ErrInvalid},
+		{"typed nil", city, (*link.ZonesDoc)(nil), ErrInvalid},
+		{"too large", city, bigVehicles(), ErrTooLarge},
 		{"unknown type", city, &link.CommandRequest{}, ErrInvalid},
 		{"vehicle without hash", city, &link.VehiclesDoc{V: 1, City: city, Version: 2,
 			Vehicles: []link.VehicleConfig{{ID: "A1"}}}, ErrInvalid},
