@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest lint fmt run stop clean
 
 all: build
 
@@ -29,6 +29,11 @@ build: go-deps
 vet: go-deps
 	$(GO) vet work
 
+# Each module must also build on its own (sibling modules through require v0.0.0 + replace).
+modules-alone: go-deps
+	@set -e; for m in protocol shared edge cloud tools; do echo "GOWORK=off go build ($$m)"; \
+	  (cd $$m && GOWORK=off $(GO) build ./...); done
+
 # The tests run their own PostgreSQL and ClickHouse under .data/test/, apart from the
 # servers of `make run`, on ports derived from the checkout's path: two checkouts (or CI
 # beside a developer's stack) never share or fight over a server. Ports stay below the
@@ -42,7 +47,7 @@ TEST_ENV := FLEETEDGE_PG_DIR=$(CURDIR)/.data/test/postgres \
 
 # test: vet, every test with the race detector, then a short fuzz run per decoder; the
 # test servers are stopped at the end whatever the outcome.
-test: deps vet
+test: deps vet modules-alone
 	@status=0; $(MAKE) --no-print-directory test-go fuzz-short || status=$$?; \
 	  $(MAKE) --no-print-directory test-servers-stop; exit $$status
 
