@@ -4,8 +4,8 @@
 //
 // Policy (defaults, configurable; see DefaultPolicy):
 //   - per client IP: login 10 attempts/min (burst 10), sign-up 5/min (burst 5), token refresh
-//     and logout 60/min (burst 30, a carrier NAT hides many riders); OIDC start and callback
-//     share the login bucket;
+//     and logout 60/min (burst 30, a carrier NAT hides many riders), also used by OIDC start;
+//     the OIDC callback shares the login bucket;
 //   - per account (normalised email): login 5 attempts/min (burst 5), whether or not the
 //     account exists, so the limit itself reveals nothing;
 //   - lockout: after 5 consecutive failed logins for an email, further logins (even with the

@@ -236,7 +236,8 @@ func (a *API) logout(ctx context.Context, in *refreshInput) (*struct{}, error) {
 }
 
 func (a *API) oidcStart(ctx context.Context, in *oidcStartInput) (*oidcStartOutput, error) {
-	if err := a.limit(a.loginIP, ipKey(ctx), "login_ip"); err != nil {
+	// Starting costs no database or provider work (discovery is cached): the generous bucket.
+	if err := a.limit(a.refreshIP, ipKey(ctx), "oidc_start_ip"); err != nil {
 		return nil, err
 	}
 	if a.cfg.OIDC == nil {

@@ -73,6 +73,13 @@ type env struct {
 	policy loginguard.Policy
 }
 
+// with returns a copy of e reporting to t (for subtests).
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 type option func(*env, *riderapi.Config)
 
 func withPolicy(p loginguard.Policy) option {
