@@ -11,8 +11,8 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
 	"github.com/fleetedge/fleetedge/cloud/internal/oidctest"
-	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
+	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 )
 
 func (e *env) get(b *http.Client, u string) *http.Response {
