@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +27,9 @@ type fixture struct {
 	done chan struct{}
 }
 
-func buildFixture(t *testing.T) string {
+func buildFixture(t *testing.T) string { return buildFixtureB(t) }
+
+func buildFixtureB(t testing.TB) string {
 	t.Helper()
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	out, err := exec.Command(gobin, "env", "GOWORK").Output()
@@ -169,4 +173,68 @@ func TestCrossTier(t *testing.T) {
 	}
 	f2.wait("applied zones 2 3")
 	t.Logf("fixture output after restart: %s", strings.Join(f2.lines(), " | "))
+}
+
+// BenchmarkSendCommand: the admin/ride path from the cloud — SendCommand over
+// loopback NATS to the gateway fixture in its own process, its command manager
+// and mochi broker, a paho scooter acking at once — p50/p99 per round trip.
+func BenchmarkSendCommand(b *testing.B) {
+	bin := buildFixtureB(b)
+	bus := openBusB(b)
+	d, err := New(bus.Conn(), bus.JetStream(), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-nats", bus.ClientURL(), "-city", string(city), "-data", b.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		b.Fatal("fixture not ready")
+	}
+	ctx := b.Context()
+	req := func(i int) link.CommandRequest {
+		return link.CommandRequest{V: link.Version, ID: "bench-" + strconv.Itoa(i), Vehicle: "861123456789012", Code: 1,
+			Source: "bench", TimeoutMs: 5000}
+	}
+	for i := 0; ; i++ { // until the gateway's subscription is there
+		if _, err := d.SendCommand(ctx, city, req(-i-1)); err == nil {
+			break
+		} else if !errors.Is(err, ErrNoGateway) || i > 2000 {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lats := make([]time.Duration, 0, 4096)
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		res, err := d.SendCommand(ctx, city, req(i))
+		if err != nil || res.Outcome != link.OutcomeAcked {
+			b.Fatalf("%+v %v", res, err)
+		}
+		lats = append(lats, time.Since(start))
+		i++
+	}
+	slices.Sort(lats)
+	q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
 }

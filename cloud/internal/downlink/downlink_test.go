@@ -20,7 +20,9 @@ import (
 
 const city link.CityID = "testcity"
 
-func openBus(t *testing.T) *natsbus.Bus {
+func openBus(t *testing.T) *natsbus.Bus { return openBusB(t) }
+
+func openBusB(t testing.TB) *natsbus.Bus {
 	t.Helper()
 	b, err := natsbus.Open(t.Context(), natsbus.Config{
 		ConnectTimeout: 10 * time.Second,
