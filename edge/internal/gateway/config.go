@@ -71,6 +71,7 @@ type Config struct {
 
 	Outbox OutboxConfig `json:"outbox"`
 	Rules  RulesConfig  `json:"rules"`
+	Cloud  CloudConfig  `json:"cloud"`
 
 	// ShutdownTimeout bounds the graceful shutdown (HTTP drain, outbox flush).
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -100,6 +101,36 @@ type OutboxConfig struct {
 	MaxRecords uint64 `json:"max_records"`
 	// MaxEventBytes, if not 0, refuses new events (no PUBACK) beyond it.
 	MaxEventBytes uint64 `json:"max_event_bytes"`
+}
+
+// CloudConfig links the gateway to the cloud's NATS. An empty NATSURL runs the
+// gateway standalone: everything still works locally and the outbox keeps
+// every record until a link is configured.
+type CloudConfig struct {
+	// NATSURL of the cloud (comma-separated for a cluster), e.g. nats://cloud:4222.
+	NATSURL string `json:"nats_url"`
+	// CAFile verifies the server; CertFile/KeyFile present a client certificate
+	// (mTLS); CredsFile is a NATS credentials file. All optional.
+	CAFile    string `json:"ca_file"`
+	CertFile  string `json:"cert_file"`
+	KeyFile   string `json:"key_file"`
+	CredsFile string `json:"creds_file"`
+	// Cadence downsamples telemetry for the cloud, per vehicle and field group
+	// (0 = every report); alarms and events are never downsampled.
+	Cadence CadenceConfig `json:"cadence"`
+	// Window is the number of uplink messages published but not yet acknowledged.
+	Window int `json:"window"`
+	// AckTimeout is how long a publish waits for JetStream's ack before a resend.
+	AckTimeout Duration `json:"ack_timeout"`
+}
+
+// CadenceConfig is the uplink's downsampling per field group.
+type CadenceConfig struct {
+	Position Duration `json:"position"`
+	Speed    Duration `json:"speed"`
+	Signal   Duration `json:"signal"`
+	Battery  Duration `json:"battery"`
+	Status   Duration `json:"status"`
 }
 
 // RulesConfig tunes the zone and parked-vehicle rules (see the rules package).
@@ -159,6 +190,12 @@ func Default() Config {
 			Ramp:        []RampStep{{After: 0, LimitKmh: 6}, {After: Duration(10 * time.Second), LimitKmh: 0}},
 			TheftBuzzer: true, TheftMotorLock: true, TheftCooldown: Duration(time.Minute),
 		},
+		Cloud: CloudConfig{
+			// MISSION.md's cadences: GPS and speed every 5 s, signal 15 s, battery 20 s, status 30 s.
+			Cadence: CadenceConfig{Position: Duration(5 * time.Second), Speed: Duration(5 * time.Second),
+				Signal: Duration(15 * time.Second), Battery: Duration(20 * time.Second), Status: Duration(30 * time.Second)},
+			Window: 16, AckTimeout: Duration(10 * time.Second),
+		},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }
@@ -195,6 +232,21 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" {
 		bad("http.addr is empty")
+	}
+	if (c.Cloud.CertFile == "") != (c.Cloud.KeyFile == "") {
+		bad("cloud.cert_file and cloud.key_file go together")
+	}
+	if c.Cloud.Window < 1 || c.Cloud.Window > 1024 {
+		bad("cloud.window %d outside 1-1024", c.Cloud.Window)
+	}
+	if c.Cloud.AckTimeout.D() <= 0 {
+		bad("cloud.ack_timeout must be positive")
+	}
+	for name, d := range map[string]Duration{"position": c.Cloud.Cadence.Position, "speed": c.Cloud.Cadence.Speed,
+		"signal": c.Cloud.Cadence.Signal, "battery": c.Cloud.Cadence.Battery, "status": c.Cloud.Cadence.Status} {
+		if d < 0 {
+			bad("cloud.cadence.%s is negative", name)
+		}
 	}
 	if c.MQTT.TLSAddr != "" && (c.MQTT.TLSCertFile == "" || c.MQTT.TLSKeyFile == "") {
 		bad("mqtt.tls_addr needs tls_cert_file and tls_key_file")

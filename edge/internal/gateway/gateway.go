@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
 	"github.com/fleetedge/fleetedge/edge/internal/outbox"
 	"github.com/fleetedge/fleetedge/edge/internal/rules"
+	"github.com/fleetedge/fleetedge/edge/internal/uplink"
 	"github.com/fleetedge/fleetedge/protocol"
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/obs"
@@ -58,6 +60,13 @@ type Gateway struct {
 	reg      *prometheus.Registry
 	vehicles *directory
 	zones    atomic.Pointer[zone.Set]
+
+	// nc is the connection to the cloud's NATS (nil when standalone); the
+	// uplink drains the outbox over it.
+	nc       *nats.Conn
+	uplink   *uplink.Uplink
+	upCancel context.CancelFunc
+	upDone   chan error
 
 	// bg is the context of commands the gateway decides on its own (rules);
 	// cancelled at shutdown so unpublished ones are withdrawn.
@@ -154,6 +163,9 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	if g.broker, err = broker.NewServer(bcfg, log.With("component", "mqtt"), broker.NewAuthHook(g.vehicles), g.ingest); err != nil {
 		return g, err
 	}
+	if err := g.newUplink(); err != nil {
+		return g, err
+	}
 	if err := g.registerMetrics(); err != nil {
 		return g, err
 	}
@@ -170,6 +182,33 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 		return g, fmt.Errorf("gateway: %w", err)
 	}
 	return g, nil
+}
+
+// newUplink connects to the cloud's NATS when one is configured. Dial returns
+// at once even when the cloud is unreachable: the connection retries forever in
+// the background while the outbox keeps filling.
+func (g *Gateway) newUplink() error {
+	c := g.cfg.Cloud
+	if c.NATSURL == "" {
+		g.log.Info("no cloud NATS configured: running standalone, the outbox keeps every record")
+		return nil
+	}
+	ulog := g.log.With("component", "uplink")
+	var err error
+	if g.nc, err = uplink.Dial(uplink.NATSConfig{URL: c.NATSURL, Name: "gateway-" + g.cfg.GatewayID,
+		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, CredsFile: c.CredsFile}, ulog); err != nil {
+		return fmt.Errorf("gateway: cloud NATS: %w", err)
+	}
+	cad := c.Cadence
+	if g.uplink, err = uplink.New(uplink.Config{
+		Gateway: link.GatewayID(g.cfg.GatewayID), City: link.CityID(g.cfg.City),
+		Cadence: uplink.Cadence{Position: cad.Position.D(), Speed: cad.Speed.D(), Signal: cad.Signal.D(),
+			Battery: cad.Battery.D(), Status: cad.Status.D()},
+		Window: c.Window, AckTimeout: c.AckTimeout.D(),
+	}, g.outbox, g.nc, ulog); err != nil {
+		return fmt.Errorf("gateway: uplink: %w", err)
+	}
+	return nil
 }
 
 func (g *Gateway) loadVehicles() error {
@@ -249,6 +288,9 @@ func (g *Gateway) registerMetrics() error {
 			return 0
 		}),
 	}
+	if g.uplink != nil {
+		cs = append(cs, g.uplink.Collector())
+	}
 	for _, s := range []fleet.State{fleet.StateOnline, fleet.StateOffline, fleet.StateLost} {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fleetedge_vehicles", Help: "Vehicles known to the live state, by connectivity state.",
@@ -290,6 +332,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.ingest.OnFleetUpdate(u, time.Now())
 		})
 	}()
+	// The uplink outlives ctx until stop(): it must drain what the broker's last
+	// publishes append. It is not a readiness check: the gateway stays ready
+	// while the cloud is unreachable.
+	upCtx, upCancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.upCancel, g.upDone = upCancel, make(chan error, 1)
+	if g.uplink != nil {
+		go func() { g.upDone <- g.uplink.Run(upCtx) }()
+	} else {
+		g.upDone <- nil
+	}
 	g.health.SetReady()
 	addrs := g.Addrs()
 	g.log.Info("gateway ready", "city", g.cfg.City, "gateway_id", g.cfg.GatewayID,
@@ -329,6 +381,17 @@ func (g *Gateway) stop() error {
 		}
 		if g.ingest != nil {
 			errs = append(errs, g.ingest.Close())
+		}
+		if g.upCancel != nil {
+			// Everything is in the outbox now; what the uplink has not sent
+			// stays there for the next start.
+			g.upCancel()
+			if err := <-g.upDone; err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("gateway: uplink: %w", err))
+			}
+		}
+		if g.nc != nil {
+			g.nc.Close()
 		}
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout.D())

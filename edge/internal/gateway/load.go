@@ -105,6 +105,11 @@ var settings = []setting{
 	floatSetting("hysteresis-metres", "FLEETEDGE_GATEWAY_HYSTERESIS_METRES", "a zone border must be this far behind a fix before the change is acted on (0 = off)", func(c *Config) *float64 { return &c.Rules.HysteresisMetres }),
 	durSetting("hysteresis-dwell", "FLEETEDGE_GATEWAY_HYSTERESIS_DWELL", "a new zone verdict must persist this long (0 = off)", func(c *Config) *Duration { return &c.Rules.HysteresisDwell }),
 	durSetting("hysteresis-settle", "FLEETEDGE_GATEWAY_HYSTERESIS_SETTLE", "take a verdict that persisted this long even near a border (0 = never)", func(c *Config) *Duration { return &c.Rules.HysteresisSettle }),
+	strSetting("cloud-nats-url", "FLEETEDGE_GATEWAY_CLOUD_NATS_URL", "the cloud's NATS URL for the uplink (empty: standalone)", func(c *Config) *string { return &c.Cloud.NATSURL }),
+	strSetting("cloud-nats-ca", "FLEETEDGE_GATEWAY_CLOUD_NATS_CA", "CA file to verify the cloud's NATS", func(c *Config) *string { return &c.Cloud.CAFile }),
+	strSetting("cloud-nats-cert", "FLEETEDGE_GATEWAY_CLOUD_NATS_CERT", "client certificate for the cloud's NATS (mTLS)", func(c *Config) *string { return &c.Cloud.CertFile }),
+	strSetting("cloud-nats-key", "FLEETEDGE_GATEWAY_CLOUD_NATS_KEY", "client key for the cloud's NATS (mTLS)", func(c *Config) *string { return &c.Cloud.KeyFile }),
+	strSetting("cloud-nats-creds", "FLEETEDGE_GATEWAY_CLOUD_NATS_CREDS", "NATS credentials file for the cloud link", func(c *Config) *string { return &c.Cloud.CredsFile }),
 	durSetting("shutdown-timeout", "FLEETEDGE_GATEWAY_SHUTDOWN_TIMEOUT", "bound on graceful shutdown", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 
