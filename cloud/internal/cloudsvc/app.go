@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
+	"github.com/fleetedge/fleetedge/cloud/internal/ingest"
+	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
 	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
 	"github.com/fleetedge/fleetedge/shared/obs"
@@ -35,6 +37,13 @@ type App struct {
 	ch  atomic.Pointer[chstore.Store]
 	bus atomic.Pointer[natsbus.Bus]
 
+	// live is the latest state of every vehicle, fed by the ingest consumer,
+	// for the APIs (no ClickHouse query for "where is it now").
+	live *livestate.Fleet
+	// ingestCancel/ingestDone stop and await the FLEET_UP consumer (role ingest).
+	ingestCancel context.CancelFunc
+	ingestDone   chan error
+
 	started  chan struct{} // closed once every component of the role runs
 	ran      atomic.Bool
 	stopOnce sync.Once
@@ -53,6 +62,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		reg:     obs.NewRegistry(),
 		health:  obs.NewHealth(cfg.HTTP.CheckTimeout.D()),
 		started: make(chan struct{}),
+		live:    livestate.New(),
 	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "fleetedge_cloud_info", Help: "Always 1; the role label says which components run.",
@@ -99,6 +109,9 @@ func (a *App) NATSURL() string {
 	}
 	return ""
 }
+
+// Live is the latest state of every vehicle seen by this process's ingest consumer.
+func (a *App) Live() *livestate.Fleet { return a.live }
 
 // Registry is the process's Prometheus registry, for components added by later issues.
 func (a *App) Registry() *prometheus.Registry { return a.reg }
@@ -194,8 +207,27 @@ func (a *App) start(ctx context.Context) error {
 		if err := a.reg.Register(bus.Collector()); err != nil {
 			return fmt.Errorf("cloud: nats metrics: %w", err)
 		}
-		// Later issue: start the FLEET_UP ingest consumer here (it stops before the bus).
+		if err := a.startIngest(bus); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// startIngest runs the FLEET_UP consumer: telemetry and events to ClickHouse,
+// acknowledged only after the write. It has its own context: it stops in
+// stop(), before the bus, so it can flush what it holds.
+func (a *App) startIngest(bus *natsbus.Bus) error {
+	in, err := ingest.New(ingest.Config{}, bus.JetStream(), a.ch.Load(), a.live, a.log.With("component", "ingest"))
+	if err != nil {
+		return fmt.Errorf("cloud: ingest: %w", err)
+	}
+	if err := a.reg.Register(in.Collector()); err != nil {
+		return fmt.Errorf("cloud: ingest metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.ingestCancel, a.ingestDone = cancel, make(chan error, 1)
+	go func() { a.ingestDone <- in.Run(ctx) }()
 	return nil
 }
 
@@ -263,7 +295,18 @@ func (a *App) stop(parent context.Context) error {
 				errs = append(errs, fmt.Errorf("cloud: %w", err))
 			}
 		}
-		// 3. Later issue: stop the ingest consumer here.
+		// 3. The ingest consumer: writes and acks what it holds, then returns.
+		if a.ingestCancel != nil {
+			a.ingestCancel()
+			select {
+			case err := <-a.ingestDone:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					errs = append(errs, fmt.Errorf("cloud: ingest: %w", err))
+				}
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("cloud: ingest did not stop: %w", ctx.Err()))
+			}
+		}
 		// 4. NATS.
 		if b := a.bus.Swap(nil); b != nil {
 			if err := b.Close(); err != nil {
