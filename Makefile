@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link lint fmt run stop clean
 
 all: build
 
@@ -73,7 +73,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -101,6 +101,12 @@ bench-command:
 
 bench-rules:
 	$(GO) test -run '^$$' -bench OnFix -benchmem -count 5 ./edge/internal/rules/
+
+bench-link:
+	$(GO) test -run '^$$' -bench Drain -benchtime 200000x -count 3 ./edge/internal/uplink/
+	$(GO) test -run '^$$' -bench EncodeTelemetry -count 3 ./edge/internal/uplink/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Ingest$$|EndToEnd' -benchtime 300000x -count 3 ./cloud/internal/ingest/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench DecodeTelemetry -count 3 ./cloud/internal/ingest/
 
 bench-edge-ingest:
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 3s -count 3 ./edge/internal/broker/

@@ -82,7 +82,7 @@ wait_ready "http://$cloud_http/readyz" cloud "$run/cloud.log" "${pids[-1]}"
 
 echo "run.sh: starting the $city gateway (MQTT $mqtt, HTTP $gw_http)"
 "$bin/gateway" --city "$city" --gateway-id "$city-gw-1" --data-dir "$run/edge" \
-	--mqtt-addr "$mqtt" --http-addr "$gw_http" \
+	--mqtt-addr "$mqtt" --http-addr "$gw_http" --cloud-nats-url "nats://127.0.0.1:$nats_port" \
 	--zones "$demo/geofencing_zones.json" --vehicles "$demo/vehicles.json" \
 	>"$run/gateway.log" 2>&1 &
 pids+=($!)
@@ -109,6 +109,7 @@ fleetedge is running (Ctrl-C stops everything).
   ClickHouse          $FLEETEDGE_CH_DSN   (clickhouse-client --port $FLEETEDGE_CH_TCP_PORT)
   Logs                $run/cloud.log  $run/gateway.log  $run/scooters.log
   Try                 curl -s $gw_url/api/v1/vehicles | head -c 600
+                      clickhouse-client --port $FLEETEDGE_CH_TCP_PORT -d fleetedge -q 'SELECT vehicle, count() FROM telemetry GROUP BY vehicle ORDER BY vehicle LIMIT 5'
                       $bin/fleetctl protocol list
 
 EOF
