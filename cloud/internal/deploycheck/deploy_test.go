@@ -368,6 +368,29 @@ func TestCloudConfigs(t *testing.T) {
 			}
 		})
 	}
+	// One machine (systemd): embedded NATS reachable by gateways, so TLS and a roster.
+	t.Run("systemd cloud.json", func(t *testing.T) {
+		path := filepath.Join(repo, "deploy", "systemd", "cloud.json")
+		inv, err := cloudsvc.LoadConfig([]string{"--config", path}, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		c := inv.Config
+		if c.NATS.URL != "" || c.NATS.RosterFile == "" || c.NATS.TLSCertFile == "" || c.NATS.FsyncInterval != 0 {
+			t.Fatalf("embedded NATS without roster, TLS or fsync: %+v", c.NATS)
+		}
+		// The same file without its roster must be refused: the listener is on 0.0.0.0.
+		openConf := strings.Replace(read(t, "deploy/systemd/cloud.json"), `"roster_file"`, `"server_name_unused_roster"`, 1)
+		openConf = strings.Replace(openConf, `"server_name_unused_roster": "/etc/fleetedge/nats-roster.json",`, "", 1)
+		openPath := filepath.Join(t.TempDir(), "cloud.json")
+		if err := os.WriteFile(openPath, []byte(openConf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cloudsvc.LoadConfig([]string{"--config", openPath}, func(k string) string { return env[k] }, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "without authentication") {
+			t.Fatalf("embedded listener on 0.0.0.0 without a roster: %v", err)
+		}
+	})
 	// Environment variable names the manifests and units set must be settings of the binary.
 	known := regexp.MustCompile(`"(FLEETEDGE_CLOUD_[A-Z0-9_]+|FLEETEDGE_PG_[A-Z_]+|FLEETEDGE_CH_[A-Z_]+)"`).FindAllStringSubmatch(read(t, "cloud/internal/cloudsvc/load.go"), -1)
 	names := map[string]bool{}
