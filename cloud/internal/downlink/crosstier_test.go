@@ -2,7 +2,11 @@ package downlink
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -13,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/gatewayauth"
+	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
 	"github.com/fleetedge/fleetedge/protocol/link"
 )
 
@@ -25,10 +31,21 @@ type fixture struct {
 	mu   sync.Mutex
 	seen []string
 	done chan struct{}
+	// stderr holds the fixture's warnings (NATS async errors such as
+	// permission violations).
+	stderr lockedBuffer
 }
 
 func buildFixture(t *testing.T) string { return buildFixtureB(t) }
 
+var fixtureBuild struct {
+	once sync.Once
+	bin  string
+	out  []byte
+	err  error
+}
+
+// buildFixtureB builds the fixture once per test binary (removed in TestMain).
 func buildFixtureB(t testing.TB) string {
 	t.Helper()
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -36,23 +53,58 @@ func buildFixtureB(t testing.TB) string {
 	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "off" {
 		t.Skip("needs the workspace (go.work) to build the edge fixture")
 	}
-	bin := filepath.Join(t.TempDir(), "linkfixture")
-	build := exec.Command(gobin, "build", "-o", bin, "github.com/fleetedge/fleetedge/edge/internal/cloudlink/linkfixture")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build fixture: %v\n%s", err, out)
+	fb := &fixtureBuild
+	fb.once.Do(func() {
+		dir, err := os.MkdirTemp("", "linkfixture-")
+		if err != nil {
+			fb.err = err
+			return
+		}
+		fb.bin = filepath.Join(dir, "linkfixture")
+		fb.out, fb.err = exec.Command(gobin, "build", "-o", fb.bin,
+			"github.com/fleetedge/fleetedge/edge/internal/cloudlink/linkfixture").CombinedOutput()
+	})
+	if fb.err != nil {
+		t.Fatalf("build fixture: %v\n%s", fb.err, fb.out)
 	}
-	return bin
+	return fb.bin
 }
 
-func startFixture(t *testing.T, bin, natsURL, dataDir string) *fixture {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureBuild.bin != "" {
+		_ = os.RemoveAll(filepath.Dir(fixtureBuild.bin))
+	}
+	os.Exit(code)
+}
+
+// lockedBuffer collects a process's stderr while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startFixture(t *testing.T, bin, natsURL, dataDir string, args ...string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, cmd: exec.Command(bin, "-nats", natsURL, "-city", string(city), "-data", dataDir), done: make(chan struct{})}
+	args = append([]string{"-nats", natsURL, "-city", string(city), "-data", dataDir}, args...)
+	f := &fixture{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	stdout, err := f.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	f.cmd.Stderr = &stderr
+	f.cmd.Stderr = &f.stderr
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +120,7 @@ func startFixture(t *testing.T, bin, natsURL, dataDir string) *fixture {
 	t.Cleanup(func() {
 		f.kill()
 		if t.Failed() {
-			t.Logf("fixture stderr:\n%s", stderr.String())
+			t.Logf("fixture stderr:\n%s", f.stderr.String())
 		}
 	})
 	f.wait("ready")
@@ -237,4 +289,64 @@ func BenchmarkSendCommand(b *testing.B) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
+}
+
+// TestCrossTierGatewayPermissions runs the gateway side under the cloud's
+// gateway permissions (gatewayauth roster: its nkey, its own inbox namespace,
+// its city's command subject and read-only access to its city's bucket):
+// commands and configuration work; nothing the link does is refused.
+func TestCrossTierGatewayPermissions(t *testing.T) {
+	bin := buildFixture(t)
+	dir := t.TempDir()
+	seed, pub, err := gatewayauth.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedFile, rosterFile := filepath.Join(dir, "gw.seed"), filepath.Join(dir, "roster.json")
+	ro, _ := json.Marshal(gatewayauth.Roster{Gateways: []gatewayauth.Gateway{{ID: "gw-1", City: city, NKey: pub}}})
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rosterFile, ro, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := natsbus.Config{
+		ConnectTimeout: 10 * time.Second,
+		Embedded:       natsbus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()},
+		Stream:         natsbus.DefaultStreamConfig(),
+	}
+	cfg.Embedded.Auth.RosterFile = rosterFile
+	b, err := natsbus.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	d := newDownlink(t, b, Config{})
+	ctx := t.Context()
+	if _, err := d.PublishConfig(ctx, city, zones(1)); err != nil {
+		t.Fatal(err)
+	}
+	f := startFixture(t, bin, b.ClientURL(), t.TempDir(), "-nkey-seed", seedFile, "-inbox-prefix", gatewayauth.InboxPrefix("gw-1"))
+	f.wait("applied zones 1 2")
+	var res link.CommandResult
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err = d.SendCommand(ctx, city, link.CommandRequest{V: 1, ID: "u1", Vehicle: "861123456789012", Code: 1, TimeoutMs: 5000})
+		if !errors.Is(err, ErrNoGateway) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil || res.Outcome != link.OutcomeAcked {
+		t.Fatalf("unlock under gateway permissions: %+v %v", res, err)
+	}
+	next := zones(2)
+	next.Geofence = geofence(3)
+	if _, err := d.PublishConfig(ctx, city, next); err != nil {
+		t.Fatal(err)
+	}
+	f.wait("applied zones 2 3")
+	if e := f.stderr.String(); strings.Contains(e, "Permissions Violation") {
+		t.Errorf("the gateway side was refused something:\n%s", e)
+	}
 }

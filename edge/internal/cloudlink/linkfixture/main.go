@@ -24,6 +24,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetedge/fleetedge/edge/internal/broker"
@@ -83,6 +84,8 @@ func run() error {
 	city := flag.String("city", "testcity", "city id")
 	data := flag.String("data", "", "data directory")
 	vehicle := flag.String("vehicle", "861123456789012", "the scooter's vehicle number")
+	seedFile := flag.String("nkey-seed", "", "nkey seed file: connect as a gateway of the cloud's roster")
+	inbox := flag.String("inbox-prefix", "", "reply inbox prefix (the roster's per-gateway namespace)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -149,8 +152,21 @@ func run() error {
 	}
 	defer func() { _ = srv.Close(); _ = commands.Close(); _ = ing.Close() }()
 
-	nc, err := uplink.Dial(uplink.NATSConfig{URL: *natsURL, Name: "linkfixture",
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}, log)
+	var nc *nats.Conn
+	if *seedFile == "" {
+		nc, err = uplink.Dial(uplink.NATSConfig{URL: *natsURL, Name: "linkfixture",
+			ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}, log)
+	} else {
+		// What a gateway under the cloud's gateway permissions needs on top of
+		// uplink.Dial's options: its nkey and its own inbox namespace.
+		var auth nats.Option
+		if auth, err = nats.NkeyOptionFromSeed(*seedFile); err != nil {
+			return err
+		}
+		nc, err = nats.Connect(*natsURL, auth, nats.CustomInboxPrefix(*inbox), nats.MaxReconnects(-1),
+			nats.RetryOnFailedConnect(true), nats.ReconnectWait(20*time.Millisecond),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { fmt.Fprintln(os.Stderr, "nats:", err) }))
+	}
 	if err != nil {
 		return err
 	}
