@@ -60,6 +60,12 @@
 //		Logger: log, Registerer: g.reg,
 //	})
 //
+// Under the cloud's gateway permissions (a roster of gateway nkeys) the
+// connection must also carry the gateway's nkey and its own inbox prefix,
+// nats.CustomInboxPrefix("_INBOX.gw-<gateway id>"): JetStream API replies and
+// the KV watch deliver there (uplink.Dial does not set them yet; the
+// linkfixture command shows the options, tested from cloud/internal/downlink).
+//
 // Run starts g.cloudlink.Run on a child context and stops it (waiting for it)
 // before the broker and the command manager close; Close closes g.nc last.
 // The gateway implements Applier with its start-up path: zones → the
