@@ -14,6 +14,7 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config wires the rider API.
@@ -25,9 +26,11 @@ type Config struct {
 	Guard loginguard.Policy
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	Version        string
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Metrics, when set, receives fleetedge_rider_auth_total{op, outcome}.
+	Metrics prometheus.Registerer
+	Version string
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // API is the rider API.
@@ -39,6 +42,7 @@ type API struct {
 
 	signupIP, loginIP, refreshIP, loginAccount *loginguard.Limiter
 	lockout                                    *loginguard.Lockout
+	outcomes                                   *prometheus.CounterVec
 }
 
 // maxBody bounds every request body of this API.
@@ -62,6 +66,15 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("riderapi: %w", err)
 	}
 	a := &API{cfg: cfg, log: cfg.Log, mux: http.NewServeMux()}
+	a.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fleetedge_rider_auth_total",
+		Help: "Rider authentication requests by operation and outcome (ok or the problem code).",
+	}, []string{"op", "outcome"})
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(a.outcomes); err != nil {
+			return nil, fmt.Errorf("riderapi: metrics: %w", err)
+		}
+	}
 	var err error
 	g := cfg.Guard
 	if a.signupIP, err = loginguard.NewLimiter(g.SignupPerIP, g.MaxKeys, cfg.Now); err != nil {
@@ -114,6 +127,23 @@ func (a *API) limit(l *loginguard.Limiter, key, what string) error {
 		return NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; retry later").WithRetryAfter(wait)
 	}
 	return nil
+}
+
+// observed counts the outcome of an authentication operation.
+func observed[I, O any](a *API, op string, h func(context.Context, *I) (*O, error)) func(context.Context, *I) (*O, error) {
+	return func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		outcome := "ok"
+		var p *Problem
+		switch {
+		case errors.As(err, &p):
+			outcome = p.Code
+		case err != nil:
+			outcome = "error"
+		}
+		a.outcomes.WithLabelValues(op, outcome).Inc()
+		return out, err
+	}
 }
 
 func ipKey(ctx context.Context) string { return clientFrom(ctx).ip.String() }

@@ -14,6 +14,7 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Settings is everything configurable about rider accounts and the rider API, in plain Go
@@ -54,8 +55,8 @@ func DefaultSettings() Settings {
 
 // Build wires the whole rider API from s: PostgreSQL store on pool (fleetedge_app), argon2id
 // hasher, JWT issuer, OIDC login, guards. keyring seals phone numbers (the cloud's fieldcrypt
-// keyring). now may be nil (time.Now).
-func Build(s Settings, pool *pgxpool.Pool, keyring *fieldcrypt.Keyring, log *slog.Logger, now func() time.Time) (*API, error) {
+// keyring). reg (may be nil) gets the API's metrics; now may be nil (time.Now).
+func Build(s Settings, pool *pgxpool.Pool, keyring *fieldcrypt.Keyring, reg prometheus.Registerer, log *slog.Logger, now func() time.Time) (*API, error) {
 	if pool == nil || keyring == nil {
 		return nil, errors.New("riderapi: build: a PostgreSQL pool and a fieldcrypt keyring are required")
 	}
@@ -94,5 +95,5 @@ func Build(s Settings, pool *pgxpool.Pool, keyring *fieldcrypt.Keyring, log *slo
 		"argon2_memory_kib", s.Argon2.MemoryKiB, "argon2_time", s.Argon2.Time, "argon2_threads", s.Argon2.Threads,
 		"oidc_providers", len(s.OIDCProviders))
 	return New(Config{Accounts: svc, Tokens: issuer, OIDC: login, Guard: s.Guard, TrustedProxies: s.TrustedProxies,
-		Now: now, Log: log.With("component", "riderapi")})
+		Metrics: reg, Now: now, Log: log.With("component", "riderapi")})
 }

@@ -16,7 +16,32 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore/pgstoretest"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
+	"github.com/prometheus/client_golang/prometheus"
 )
+
+// counterValue reads fleetedge_rider_auth_total{op, outcome} from reg (0 when absent).
+func counterValue(t *testing.T, reg *prometheus.Registry, op, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "fleetedge_rider_auth_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["op"] == op && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
 
 func TestBuildFromSettings(t *testing.T) {
 	db := pgstoretest.New(t)
@@ -29,12 +54,13 @@ func TestBuildFromSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
 	s := riderapi.DefaultSettings()
 	s.Argon2 = account.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	s.JWTKeys, s.JWTCurrentKey = "2026-11:"+seed, "2026-11"
 	s.OIDCProviders = []rideroidc.ProviderConfig{{Name: "google", Issuer: "https://accounts.google.com", ClientID: "c", ClientSecret: "secret-value", RedirectURL: "https://api.example.com/v1/auth/oidc/google/callback"}}
 	s.OIDCStateKey = bytes.Repeat([]byte("s"), 32)
-	api, err := riderapi.Build(s, db.Pool, kr, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	api, err := riderapi.Build(s, db.Pool, kr, reg, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,14 +87,18 @@ func TestBuildFromSettings(t *testing.T) {
 		t.Fatalf("header %s", mustB64(t, hdr))
 	}
 
+	if n := counterValue(t, reg, "signup", "ok"); n != 1 {
+		t.Fatalf("signup ok counter %v", n)
+	}
+
 	bad := s
 	bad.JWTCurrentKey = "missing"
-	if _, err := riderapi.Build(bad, db.Pool, kr, nil, nil); err == nil {
+	if _, err := riderapi.Build(bad, db.Pool, kr, nil, nil, nil); err == nil {
 		t.Fatal("unknown current key accepted")
 	}
 	bad = s
 	bad.OIDCStateKey = []byte("short")
-	if _, err := riderapi.Build(bad, db.Pool, kr, nil, nil); err == nil {
+	if _, err := riderapi.Build(bad, db.Pool, kr, nil, nil, nil); err == nil {
 		t.Fatal("short state key accepted")
 	}
 }

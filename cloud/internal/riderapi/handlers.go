@@ -124,32 +124,32 @@ func (a *API) register() {
 		OperationID: "signup", Method: http.MethodPost, Path: "/v1/auth/signup", Tags: []string{"auth"},
 		Summary: "Create a rider account and log in", DefaultStatus: http.StatusCreated, MaxBodyBytes: maxBody,
 		Errors: append(errs, http.StatusConflict),
-	}, a.signup)
+	}, observed(a, "signup", a.signup))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/v1/auth/login", Tags: []string{"auth"},
 		Summary: "Log in with email and password", MaxBodyBytes: maxBody,
 		Errors: append(errs, http.StatusUnauthorized, http.StatusForbidden),
-	}, a.login)
+	}, observed(a, "login", a.login))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "refresh", Method: http.MethodPost, Path: "/v1/auth/refresh", Tags: []string{"auth"},
 		Summary: "Exchange a refresh token for new tokens (the refresh token rotates)", MaxBodyBytes: maxBody,
 		Errors: append(errs, http.StatusUnauthorized),
-	}, a.refresh)
+	}, observed(a, "refresh", a.refresh))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/v1/auth/logout", Tags: []string{"auth"},
 		Summary: "End the login the refresh token belongs to", DefaultStatus: http.StatusNoContent, MaxBodyBytes: maxBody,
 		Errors: errs,
-	}, a.logout)
+	}, observed(a, "logout", a.logout))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "oidc-start", Method: http.MethodGet, Path: "/v1/auth/oidc/{provider}/start", Tags: []string{"auth"},
 		Summary: "Start a login with an identity provider (redirects)", DefaultStatus: http.StatusFound,
 		Errors: []int{http.StatusNotFound, http.StatusTooManyRequests, http.StatusBadGateway},
-	}, a.oidcStart)
+	}, observed(a, "oidc_start", a.oidcStart))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "oidc-callback", Method: http.MethodGet, Path: "/v1/auth/oidc/{provider}/callback", Tags: []string{"auth"},
 		Summary: "Identity provider redirect target: finishes the login and returns tokens",
 		Errors:  []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests, http.StatusBadGateway},
-	}, a.oidcCallback)
+	}, observed(a, "oidc_callback", a.oidcCallback))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "me-get", Method: http.MethodGet, Path: "/v1/me", Tags: []string{"me"},
 		Summary: "The logged-in rider's profile", Security: BearerSecurity,

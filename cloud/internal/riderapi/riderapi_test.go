@@ -207,6 +207,9 @@ func TestLoginLockout(t *testing.T) {
 	if l := e.do(right); l.status != 200 {
 		t.Fatalf("after lock: %d %s", l.status, l.raw)
 	}
+	if counterValue(t, e.reg, "login", "locked") < 3 || counterValue(t, e.reg, "login", "invalid_credentials") < 7 {
+		t.Fatalf("lockout metrics: locked %v invalid %v", counterValue(t, e.reg, "login", "locked"), counterValue(t, e.reg, "login", "invalid_credentials"))
+	}
 	// Success reset the count.
 	expectProblem(t, e.do(wrong), 401, riderapi.CodeInvalidCredentials)
 	if l := e.do(right); l.status != 200 {

@@ -26,6 +26,7 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/fleetedge/fleetedge/shared/pgtest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type clock struct {
@@ -72,6 +73,7 @@ type env struct {
 	logs   *logBuffer
 	idp    *oidctest.Provider
 	policy loginguard.Policy
+	reg    *prometheus.Registry
 }
 
 // with returns a copy of e reporting to t (for subtests).
@@ -138,8 +140,9 @@ func newEnv(t *testing.T, opts ...option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.reg = prometheus.NewRegistry()
 	cfg := riderapi.Config{Accounts: svc, Tokens: iss, OIDC: login, Guard: loginguard.DefaultPolicy(),
-		Now: e.clock.Now, Log: log.With("component", "riderapi")}
+		Metrics: e.reg, Now: e.clock.Now, Log: log.With("component", "riderapi")}
 	for _, o := range opts {
 		o(e, &cfg)
 	}
