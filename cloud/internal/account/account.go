@@ -106,6 +106,9 @@ type Store interface {
 	// RevokeFamily revokes every session of the family of tokenHash (ErrRefreshInvalid if the
 	// token is unknown).
 	RevokeFamily(ctx context.Context, tokenHash []byte, now time.Time) error
+	// PurgeSessions deletes sessions that expired before before (housekeeping); it returns
+	// how many.
+	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
 
 	// RiderByIdentity finds the non-deleted rider linked to (provider, subject) (ErrNotFound).
 	RiderByIdentity(ctx context.Context, provider, subject string) (Record, error)
@@ -380,6 +383,17 @@ func (s *Service) LogOut(ctx context.Context, refreshToken string) error {
 		return fmt.Errorf("account: log out: %w", err)
 	}
 	return nil
+}
+
+// PurgeExpiredSessions deletes refresh-token sessions that have expired (an expired token is
+// refused whatever its row says, so nothing is lost; reuse detection only matters while a
+// token could still be valid). Run it periodically, e.g. hourly.
+func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
+	n, err := s.store.PurgeSessions(ctx, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("account: purge sessions: %w", err)
+	}
+	return n, nil
 }
 
 // Profile returns the rider with id (ErrNotFound for unknown or deleted riders).

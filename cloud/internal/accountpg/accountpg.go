@@ -264,6 +264,15 @@ func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte, now time.Tim
 	return nil
 }
 
+// PurgeSessions implements account.Store.
+func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM rider_sessions WHERE expires_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("accountpg: purge sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // RiderByIdentity implements account.Store.
 func (s *Store) RiderByIdentity(ctx context.Context, provider, subject string) (account.Record, error) {
 	r, err := scanRider(s.pool.QueryRow(ctx, `SELECT `+riderColumnsQualified+` FROM riders r

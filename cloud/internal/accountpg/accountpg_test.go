@@ -280,6 +280,18 @@ func TestRefreshExpiryLogoutAndOtherFamilies(t *testing.T) {
 	if _, err := e.svc.Refresh(ctx, l2.Refresh, client); !errors.Is(err, account.ErrRefreshInvalid) {
 		t.Fatalf("expired: %v", err)
 	}
+	// A session created now survives the purge; the expired ones go.
+	if _, _, err := e.svc.LogIn(ctx, "ana.garcia@example.com", "correct horse battery", client); err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM rider_sessions`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.svc.PurgeExpiredSessions(ctx)
+	if err != nil || n != int64(total-1) {
+		t.Fatalf("purged %d of %d: %v", n, total, err)
+	}
 }
 
 func TestSuspendedRider(t *testing.T) {

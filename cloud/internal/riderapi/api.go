@@ -116,6 +116,12 @@ func (a *API) Handler() http.Handler { return a.mux }
 // for authenticated ones); they then appear in /v1/openapi.json too.
 func (a *API) Huma() huma.API { return a.huma }
 
+// PurgeExpiredSessions deletes expired refresh-token sessions; the cloud calls it
+// periodically (e.g. hourly) from its own goroutine.
+func (a *API) PurgeExpiredSessions(ctx context.Context) (int64, error) {
+	return a.cfg.Accounts.PurgeExpiredSessions(ctx)
+}
+
 func (a *API) account(ctx context.Context) account.Client {
 	c := clientFrom(ctx)
 	return account.Client{IP: c.ip, UserAgent: c.ua}
