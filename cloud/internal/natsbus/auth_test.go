@@ -34,7 +34,7 @@ func newIdentity(t *testing.T) identity {
 	return identity{seed: seed, pub: pub}
 }
 
-func writeRoster(t *testing.T, path string, ro gatewayauth.Roster) {
+func writeRoster(t testing.TB, path string, ro gatewayauth.Roster) {
 	t.Helper()
 	data, err := json.Marshal(ro)
 	if err != nil {
