@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/fleetedge/fleetedge/edge/internal/cloudlink"
 	"github.com/fleetedge/fleetedge/edge/internal/rules"
 	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/obs"
@@ -122,6 +123,12 @@ type CloudConfig struct {
 	Window int `json:"window"`
 	// AckTimeout is how long a publish waits for JetStream's ack before a resend.
 	AckTimeout Duration `json:"ack_timeout"`
+	// CommandWorkers bounds the cloud's commands handled at once (each waits
+	// for its scooter's reply).
+	CommandWorkers int `json:"command_workers"`
+	// CommandWait bounds the wait for the outcome of a cloud command without
+	// its own timeout; keep it equal to the cloud's downlink DefaultTimeout.
+	CommandWait Duration `json:"command_wait"`
 }
 
 // CadenceConfig is the uplink's downsampling per field group.
@@ -195,6 +202,7 @@ func Default() Config {
 			Cadence: CadenceConfig{Position: Duration(5 * time.Second), Speed: Duration(5 * time.Second),
 				Signal: Duration(15 * time.Second), Battery: Duration(20 * time.Second), Status: Duration(30 * time.Second)},
 			Window: 16, AckTimeout: Duration(10 * time.Second),
+			CommandWorkers: cloudlink.DefaultWorkers, CommandWait: Duration(cloudlink.DefaultWait),
 		},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
@@ -238,6 +246,12 @@ func (c Config) Validate() error {
 	}
 	if c.Cloud.Window < 1 || c.Cloud.Window > 1024 {
 		bad("cloud.window %d outside 1-1024", c.Cloud.Window)
+	}
+	if c.Cloud.CommandWorkers < 1 || c.Cloud.CommandWorkers > 100_000 {
+		bad("cloud.command_workers %d outside 1-100000", c.Cloud.CommandWorkers)
+	}
+	if c.Cloud.CommandWait.D() <= 0 {
+		bad("cloud.command_wait must be positive")
 	}
 	if c.Cloud.AckTimeout.D() <= 0 {
 		bad("cloud.ack_timeout must be positive")

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetedge/fleetedge/edge/internal/broker"
+	"github.com/fleetedge/fleetedge/edge/internal/cloudlink"
 	"github.com/fleetedge/fleetedge/edge/internal/command"
 	"github.com/fleetedge/fleetedge/edge/internal/configstore"
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
@@ -63,10 +64,13 @@ type Gateway struct {
 
 	// nc is the connection to the cloud's NATS (nil when standalone); the
 	// uplink drains the outbox over it.
-	nc       *nats.Conn
-	uplink   *uplink.Uplink
-	upCancel context.CancelFunc
-	upDone   chan error
+	nc     *nats.Conn
+	uplink *uplink.Uplink
+	// cloudlink serves the cloud's commands and applies its configuration
+	// over nc (nil when standalone).
+	cloudlink *cloudlink.Link
+	upCancel  context.CancelFunc
+	upDone    chan error
 
 	// bg is the context of commands the gateway decides on its own (rules);
 	// cancelled at shutdown so unpublished ones are withdrawn.
@@ -166,6 +170,15 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	if err := g.newUplink(); err != nil {
 		return g, err
 	}
+	if g.nc != nil {
+		if g.cloudlink, err = cloudlink.New(cloudlink.Config{
+			City: link.CityID(cfg.City), Conn: g.nc, Commands: g.commands, Store: g.config, Applier: g,
+			Workers: cfg.Cloud.CommandWorkers, DefaultWait: cfg.Cloud.CommandWait.D(),
+			Logger: log, Registerer: g.reg,
+		}); err != nil {
+			return g, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if err := g.registerMetrics(); err != nil {
 		return g, err
 	}
@@ -228,12 +241,7 @@ func (g *Gateway) loadVehicles() error {
 		g.log.Warn("no vehicles configured: no scooter can connect until a vehicles file is given")
 		table = map[string]vehicle{}
 	}
-	g.vehicles.set(table)
-	ids := make([]protocol.VehicleID, 0, len(table))
-	for id := range table {
-		ids = append(ids, protocol.VehicleID(id))
-	}
-	g.fleet.Register(time.Now(), ids...)
+	g.applyVehicles(table)
 	g.log.Info("vehicles loaded", "count", len(table), "from_file", fromFile, "bytes", len(data))
 	return nil
 }
@@ -252,10 +260,7 @@ func (g *Gateway) loadZones() error {
 		g.log.Warn("no zones configured: zone rules are off until a zones file is given")
 		return nil
 	}
-	for _, w := range set.Warnings() {
-		g.log.Warn("zones file", "warning", w)
-	}
-	g.zones.Store(set)
+	g.applyZones(set)
 	g.log.Info("zones loaded", "count", set.Len(), "from_file", fromFile)
 	return nil
 }
@@ -342,6 +347,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 	} else {
 		g.upDone <- nil
 	}
+	// The cloud link serves commands and applies configuration while ctx
+	// lives; it stops (and Run waits for it) before the command manager closes.
+	linkCtx, stopLink := context.WithCancel(ctx)
+	linkDone := make(chan error, 1)
+	if g.cloudlink != nil {
+		go func() { linkDone <- g.cloudlink.Run(linkCtx) }()
+	} else {
+		linkDone <- nil
+	}
 	g.health.SetReady()
 	addrs := g.Addrs()
 	g.log.Info("gateway ready", "city", g.cfg.City, "gateway_id", g.cfg.GatewayID,
@@ -352,6 +366,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-httpErr:
 	}
+	stopLink()
+	err = errors.Join(err, <-linkDone)
 	stopSweep()
 	<-swept
 	return errors.Join(err, g.stop())
