@@ -95,7 +95,7 @@ func New(cfg Config) (*API, error) {
 
 	hc := huma.DefaultConfig("fleetedge rider API", cfg.Version)
 	hc.OpenAPIPath = "/v1/openapi"
-	hc.DocsPath = "/v1/docs"
+	hc.DocsPath = "" // no HTML docs page (it loads scripts from a CDN); the OpenAPI document is enough
 	hc.SchemasPath = "/v1/schemas"
 	hc.CreateHooks = nil // no $schema links in bodies: mobile clients get plain JSON
 	hc.Transformers = []huma.Transformer{problemTransformer}

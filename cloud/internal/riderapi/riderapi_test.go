@@ -2,6 +2,7 @@ package riderapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/fleetedge/fleetedge/cloud/internal/authtoken"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
@@ -299,5 +301,45 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if !strings.Contains(r.raw, `"bearerFormat":"JWT"`) {
 		t.Error("no bearer security scheme")
+	}
+}
+
+// TestBearerAuthForOtherRiderAPIs registers an operation the way the rides API will (on
+// API.Huma() with BearerSecurity) and checks it sees the authenticated rider.
+func TestBearerAuthForOtherRiderAPIs(t *testing.T) {
+	e := newEnv(t)
+	type whoami struct {
+		Body struct {
+			Rider string `json:"rider"`
+		}
+	}
+	huma.Register(e.api.Huma(), huma.Operation{OperationID: "whoami", Method: "GET", Path: "/v1/rides/whoami",
+		Security: riderapi.BearerSecurity}, func(ctx context.Context, _ *struct{}) (*whoami, error) {
+		id, ok := riderapi.RiderID(ctx)
+		if !ok {
+			return nil, riderapi.NewProblem(500, riderapi.CodeInternal, "no rider in context")
+		}
+		out := &whoami{}
+		out.Body.Rider = id
+		return out, nil
+	})
+	huma.Register(e.api.Huma(), huma.Operation{OperationID: "public", Method: "GET", Path: "/v1/rides/public"},
+		func(ctx context.Context, _ *struct{}) (*whoami, error) {
+			out := &whoami{}
+			_, authed := riderapi.RiderID(ctx)
+			out.Body.Rider = map[bool]string{true: "someone", false: "anonymous"}[authed]
+			return out, nil
+		})
+	s := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("ana@example.com")})
+	w := e.do(req{method: "GET", path: "/v1/rides/whoami", token: s.str("access_token")})
+	if w.status != 200 || w.str("rider") != s.body["rider"].(map[string]any)["id"] {
+		t.Fatalf("whoami: %d %s", w.status, w.raw)
+	}
+	expectProblem(t, e.do(req{method: "GET", path: "/v1/rides/whoami"}), 401, riderapi.CodeUnauthorized)
+	if p := e.do(req{method: "GET", path: "/v1/rides/public"}); p.status != 200 || p.str("rider") != "anonymous" {
+		t.Fatalf("public: %d %s", p.status, p.raw)
+	}
+	if o := e.do(req{method: "GET", path: "/v1/openapi.json"}); !strings.Contains(o.raw, "/v1/rides/whoami") {
+		t.Fatal("the added operation is not in the OpenAPI document")
 	}
 }

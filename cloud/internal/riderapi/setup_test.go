@@ -74,6 +74,7 @@ type env struct {
 	idp    *oidctest.Provider
 	policy loginguard.Policy
 	reg    *prometheus.Registry
+	api    *riderapi.API
 }
 
 // with returns a copy of e reporting to t (for subtests).
@@ -151,6 +152,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.api = api
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler()) // as cloudsvc mounts it
 	handler = mux
