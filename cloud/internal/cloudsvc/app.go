@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
+	"github.com/fleetedge/fleetedge/cloud/internal/downlink"
 	"github.com/fleetedge/fleetedge/cloud/internal/ingest"
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
 	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
@@ -33,9 +34,10 @@ type App struct {
 	http   *obs.Server
 
 	// Set by Run's goroutine during startup, read by readiness checks on HTTP goroutines.
-	pg  atomic.Pointer[pgxpool.Pool]
-	ch  atomic.Pointer[chstore.Store]
-	bus atomic.Pointer[natsbus.Bus]
+	pg   atomic.Pointer[pgxpool.Pool]
+	ch   atomic.Pointer[chstore.Store]
+	bus  atomic.Pointer[natsbus.Bus]
+	down atomic.Pointer[downlink.Downlink]
 
 	// live is the latest state of every vehicle, fed by the ingest consumer,
 	// for the APIs (no ClickHouse query for "where is it now").
@@ -109,6 +111,10 @@ func (a *App) NATSURL() string {
 	}
 	return ""
 }
+
+// Downlink sends commands to the cities' gateways and publishes their
+// configuration; nil before NATS started (and, for now, in role api).
+func (a *App) Downlink() *downlink.Downlink { return a.down.Load() }
 
 // Live is the latest state of every vehicle seen by this process's ingest consumer.
 func (a *App) Live() *livestate.Fleet { return a.live }
@@ -207,6 +213,11 @@ func (a *App) start(ctx context.Context) error {
 		if err := a.reg.Register(bus.Collector()); err != nil {
 			return fmt.Errorf("cloud: nats metrics: %w", err)
 		}
+		dl, err := downlink.New(bus.Conn(), bus.JetStream(), downlink.Config{Logger: a.log.With("component", "downlink"), Registerer: a.reg})
+		if err != nil {
+			return fmt.Errorf("cloud: downlink: %w", err)
+		}
+		a.down.Store(dl)
 		if err := a.startIngest(bus); err != nil {
 			return err
 		}
