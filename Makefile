@@ -107,6 +107,8 @@ bench-link:
 	$(GO) test -run '^$$' -bench EncodeTelemetry -count 3 ./edge/internal/uplink/
 	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Ingest$$|EndToEnd' -benchtime 300000x -count 3 ./cloud/internal/ingest/
 	$(TEST_ENV) $(GO) test -run '^$$' -bench DecodeTelemetry -count 3 ./cloud/internal/ingest/
+	$(GO) test -run '^$$' -bench BenchmarkCommandRoundTrip -benchtime 5000x -count 3 ./edge/internal/cloudlink/
+	$(GO) test -run '^$$' -bench BenchmarkSendCommand -benchtime 5000x -count 3 ./cloud/internal/downlink/
 
 bench-edge-ingest:
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 3s -count 3 ./edge/internal/broker/
