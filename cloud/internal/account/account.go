@@ -452,7 +452,17 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 
 // LoginWithIdentity logs in the rider behind an external identity, linking or creating an
 // account by verified email (package comment). created reports a new account.
-func (s *Service) LoginWithIdentity(ctx context.Context, id Identity, c Client) (r Rider, t Tokens, created bool, err error) {
+func (s *Service) LoginWithIdentity(ctx context.Context, id Identity, c Client) (Rider, Tokens, bool, error) {
+	r, t, created, err := s.loginWithIdentity(ctx, id, c)
+	if errors.Is(err, ErrEmailTaken) || errors.Is(err, ErrIdentityTaken) {
+		// A concurrent first login with the same identity or email won the insert: look again,
+		// now finding what it created.
+		r, t, created, err = s.loginWithIdentity(ctx, id, c)
+	}
+	return r, t, created, err
+}
+
+func (s *Service) loginWithIdentity(ctx context.Context, id Identity, c Client) (r Rider, t Tokens, created bool, err error) {
 	rec, err := s.store.RiderByIdentity(ctx, id.Provider, id.Subject)
 	switch {
 	case err == nil:

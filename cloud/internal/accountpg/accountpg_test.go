@@ -435,3 +435,37 @@ func TestLoginWithIdentity(t *testing.T) {
 		t.Fatalf("unverified new: %v", err)
 	}
 }
+
+func TestConcurrentFirstIdentityLogins(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := account.Identity{Provider: "google", Subject: "g-race", Email: "race@example.com", EmailVerified: true, FirstName: "R"}
+	const n = 4
+	riders := make([]string, n)
+	created := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var r account.Rider
+			r, _, created[i], errs[i] = e.svc.LoginWithIdentity(ctx, id, client)
+			riders[i] = r.ID
+		})
+	}
+	wg.Wait()
+	creations := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("login %d: %v", i, errs[i])
+		}
+		if riders[i] != riders[0] {
+			t.Fatalf("different riders: %v", riders)
+		}
+		if created[i] {
+			creations++
+		}
+	}
+	if creations != 1 {
+		t.Fatalf("%d logins report creating the account", creations)
+	}
+}

@@ -22,5 +22,10 @@
 // right-most X-Forwarded-For address not in Config.TrustedProxies when the peer is a trusted
 // proxy.
 //
+// Enumeration: login, lockout, rate limits and response time say nothing about whether an
+// email has an account (unknown emails verify a dummy hash and lock out like real ones).
+// Sign-up does answer email_taken — a rider must be told — so the strict per-IP sign-up bucket
+// is what keeps that channel slow.
+//
 // Nothing logged by this package contains a password, a token, a code or an email address.
 package riderapi
