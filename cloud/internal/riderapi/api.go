@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -103,6 +105,15 @@ func New(cfg Config) (*API, error) {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		BearerScheme: {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "Access token from /v1/auth/login, /signup, /refresh or an OIDC callback"},
 	}
+	// Document every error response as a Problem (with its code), not huma's ErrorModel.
+	problemSchema := hc.Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	hc.OnAddOperation = append(hc.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
+		for status, resp := range op.Responses {
+			if n, err := strconv.Atoi(status); (err == nil && n >= 400) || status == "default" {
+				resp.Content = map[string]*huma.MediaType{"application/problem+json": {Schema: problemSchema}}
+			}
+		}
+	})
 	a.huma = humago.New(a.mux, hc)
 	a.huma.UseMiddleware(a.clientMiddleware, BearerAuth(a.huma, cfg.Tokens))
 	a.register()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -299,6 +300,11 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("openapi lacks %s /v1/me", m)
 		}
 	}
+	login := paths["/v1/auth/login"].(map[string]any)["post"].(map[string]any)["responses"].(map[string]any)
+	if !strings.Contains(mustJSON(t, login["401"]), `"$ref":"#/components/schemas/Problem"`) ||
+		!strings.Contains(mustJSON(t, r.body["components"]), `"code":{`) {
+		t.Errorf("error responses not documented as Problem: %s", mustJSON(t, login))
+	}
 	if !strings.Contains(r.raw, `"bearerFormat":"JWT"`) {
 		t.Error("no bearer security scheme")
 	}
@@ -342,4 +348,13 @@ func TestBearerAuthForOtherRiderAPIs(t *testing.T) {
 	if o := e.do(req{method: "GET", path: "/v1/openapi.json"}); !strings.Contains(o.raw, "/v1/rides/whoami") {
 		t.Fatal("the added operation is not in the OpenAPI document")
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
