@@ -43,7 +43,9 @@ func invalid(field, reason string) error {
 // LockedError says until when an account is locked; it wraps ErrLocked.
 type LockedError struct{ Until time.Time }
 
-func (e *LockedError) Error() string { return fmt.Sprintf("%v until %s", ErrLocked, e.Until.UTC().Format(time.RFC3339)) }
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%v until %s", ErrLocked, e.Until.UTC().Format(time.RFC3339))
+}
 func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // ForbiddenError explains a refusal; it wraps ErrForbidden.

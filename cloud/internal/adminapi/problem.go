@@ -1,0 +1,212 @@
+package adminapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fleetedge/fleetedge/cloud/internal/admin"
+	"github.com/fleetedge/fleetedge/cloud/internal/audit"
+)
+
+// Problem codes (stable: dashboards switch on them).
+const (
+	CodeInvalidRequest     = "invalid_request"
+	CodeWeakPassword       = "weak_password"
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeLocked             = "locked"
+	CodeRateLimited        = "rate_limited"
+	CodeTOTPInvalid        = "totp_invalid"
+	CodeTOTPReplay         = "totp_replay"
+	CodeChallengeInvalid   = "challenge_invalid"
+	CodeUnauthorized       = "unauthorized"
+	CodeForbidden          = "forbidden"
+	CodeSelfChange         = "self_change"
+	CodeLastSuperAdmin     = "last_super_admin"
+	CodeEmailTaken         = "email_taken"
+	CodeUnknownRole        = "unknown_role"
+	CodeTOTPEnabled        = "totp_enabled"
+	CodeTOTPNotEnrolling   = "totp_not_enrolling"
+	CodeNotFound           = "not_found"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// ProblemTypePrefix prefixes every problem type URI.
+const ProblemTypePrefix = "urn:fleetedge:problem:"
+
+// Problem is an RFC 9457 problem detail with a stable code.
+type Problem struct {
+	Type     string              `json:"type" doc:"URI of the problem type: urn:fleetedge:problem:<code>"`
+	Title    string              `json:"title" doc:"Short human-readable summary (the HTTP status text)"`
+	Status   int                 `json:"status" doc:"HTTP status code"`
+	Detail   string              `json:"detail,omitempty" doc:"Human-readable explanation of this occurrence"`
+	Code     string              `json:"code" doc:"Stable machine-readable error code" enum:"invalid_request,weak_password,invalid_credentials,locked,rate_limited,totp_invalid,totp_replay,challenge_invalid,unauthorized,forbidden,self_change,last_super_admin,email_taken,unknown_role,totp_enabled,totp_not_enrolling,not_found,unavailable,internal"`
+	Instance string              `json:"instance,omitempty" doc:"URI reference of this occurrence"`
+	Missing  []string            `json:"missing_permissions,omitempty" doc:"For forbidden: the permissions the caller lacks"`
+	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"For invalid_request and weak_password: which inputs are wrong"`
+
+	headers http.Header
+}
+
+// NewProblem returns a problem with status, code and detail.
+func NewProblem(status int, code, detail string) *Problem {
+	return &Problem{Type: ProblemTypePrefix + code, Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+// GetStatus implements huma.StatusError.
+func (p *Problem) GetStatus() int { return p.Status }
+
+// GetHeaders implements huma.HeadersError.
+func (p *Problem) GetHeaders() http.Header {
+	if p.headers == nil {
+		p.headers = http.Header{}
+	}
+	return p.headers
+}
+
+// ContentType implements huma.ContentTypeFilter.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// WithRetryAfter sets Retry-After to d rounded up to whole seconds (at least 1).
+func (p *Problem) WithRetryAfter(d time.Duration) *Problem {
+	p.GetHeaders().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds())))))
+	return p
+}
+
+func statusCode(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge,
+		http.StatusUnsupportedMediaType, http.StatusNotAcceptable, http.StatusMethodNotAllowed:
+		return CodeInvalidRequest
+	}
+	return CodeInternal
+}
+
+// problemTransformer rewrites huma's own error bodies (validation, size, negotiation) as
+// Problems, so every error of the API has the same shape and a code.
+func problemTransformer(_ huma.Context, _ string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	code := statusCode(em.Status)
+	return &Problem{Type: ProblemTypePrefix + code, Title: em.Title, Status: em.Status, Detail: em.Detail, Code: code,
+		Instance: em.Instance, Errors: em.Errors}, nil
+}
+
+// problemFor turns a domain error into a Problem: the one place errors become HTTP. Unexpected
+// errors are logged here, once.
+func (a *API) problemFor(op string, err error) error {
+	var fe *admin.FieldError
+	var le *admin.LockedError
+	var fb *admin.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		code := CodeInvalidRequest
+		if errors.Is(err, admin.ErrWeakPassword) {
+			code = CodeWeakPassword
+		}
+		p := NewProblem(http.StatusUnprocessableEntity, code, "validation failed")
+		p.Errors = []*huma.ErrorDetail{{Location: "body." + fe.Field, Message: fe.Reason}}
+		return p
+	case errors.Is(err, admin.ErrInvalidInput), errors.Is(err, audit.ErrInvalid):
+		return NewProblem(http.StatusUnprocessableEntity, CodeInvalidRequest, err.Error())
+	case errors.As(err, &le):
+		p := NewProblem(http.StatusTooManyRequests, CodeLocked, "too many failed attempts; the account is locked for a while")
+		return p.WithRetryAfter(le.Until.Sub(a.cfg.Now()))
+	case errors.Is(err, admin.ErrInvalidCredentials):
+		return NewProblem(http.StatusUnauthorized, CodeInvalidCredentials, "invalid email or password")
+	case errors.Is(err, admin.ErrTOTPInvalid):
+		return NewProblem(http.StatusUnauthorized, CodeTOTPInvalid, "wrong one-time code")
+	case errors.Is(err, admin.ErrTOTPReplay):
+		return NewProblem(http.StatusUnauthorized, CodeTOTPReplay, "this one-time code was already used; wait for the next one")
+	case errors.Is(err, admin.ErrChallengeInvalid):
+		return NewProblem(http.StatusUnauthorized, CodeChallengeInvalid, "login challenge invalid or expired; log in again")
+	case errors.Is(err, admin.ErrUnauthenticated):
+		return NewProblem(http.StatusUnauthorized, CodeUnauthorized, "session invalid or expired")
+	case errors.As(err, &fb):
+		p := NewProblem(http.StatusForbidden, CodeForbidden, fb.Reason)
+		for _, m := range fb.Missing {
+			p.Missing = append(p.Missing, string(m))
+		}
+		return p
+	case errors.Is(err, admin.ErrSelfChange):
+		return NewProblem(http.StatusForbidden, CodeSelfChange, "admins cannot change their own roles or disable themselves")
+	case errors.Is(err, admin.ErrLastSuperAdmin):
+		return NewProblem(http.StatusConflict, CodeLastSuperAdmin, "at least one active super_admin must remain")
+	case errors.Is(err, admin.ErrEmailTaken):
+		return NewProblem(http.StatusConflict, CodeEmailTaken, "an admin with this email already exists")
+	case errors.Is(err, admin.ErrUnknownRole):
+		return NewProblem(http.StatusUnprocessableEntity, CodeUnknownRole, err.Error())
+	case errors.Is(err, admin.ErrTOTPEnabled):
+		return NewProblem(http.StatusConflict, CodeTOTPEnabled, "two-factor authentication is already enabled")
+	case errors.Is(err, admin.ErrTOTPNotEnrolling):
+		return NewProblem(http.StatusConflict, CodeTOTPNotEnrolling, "no two-factor enrolment in progress; start one first")
+	case errors.Is(err, admin.ErrNotFound):
+		return NewProblem(http.StatusNotFound, CodeNotFound, "no such admin")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return NewProblem(http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled or timed out")
+	}
+	a.log.Error("request failed", "op", op, "err", err)
+	return NewProblem(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// errorResponses documents the problem responses of an operation (instead of huma's default
+// error model), so the OpenAPI document describes exactly what the API sends.
+func (a *API) errorResponses(op *huma.Operation, statuses []int) {
+	schema := a.huma.OpenAPI().Components.Schemas.Schema(problemType, true, "Problem")
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	for _, s := range statuses {
+		op.Responses[strconv.Itoa(s)] = &huma.Response{
+			Description: fmt.Sprintf("%s (problem+json; codes: %s)", http.StatusText(s), codesFor(s)),
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: schema}},
+		}
+	}
+}
+
+// codesFor lists the codes a status can carry, for the documentation.
+func codesFor(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "unauthorized, invalid_credentials, totp_invalid, totp_replay, challenge_invalid"
+	case http.StatusForbidden:
+		return "forbidden, self_change"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusConflict:
+		return "email_taken, last_super_admin, totp_enabled, totp_not_enrolling"
+	case http.StatusUnprocessableEntity:
+		return "invalid_request, weak_password, unknown_role"
+	case http.StatusTooManyRequests:
+		return "rate_limited, locked (with Retry-After)"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return statusCode(status)
+}
