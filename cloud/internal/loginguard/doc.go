@@ -3,7 +3,7 @@
 // with exponential backoff.
 //
 // Policy (defaults, configurable; see DefaultPolicy):
-//   - per client IP: login 10 attempts/min (burst 10), sign-up 5/min (burst 5), token refresh
+//   - per client IP (the rider API keys IPv6 clients by /64): login 10 attempts/min (burst 10), sign-up 5/min (burst 5), token refresh
 //     and logout 60/min (burst 30, a carrier NAT hides many riders), also used by OIDC start;
 //     the OIDC callback shares the login bucket;
 //   - per account (normalised email): login 5 attempts/min (burst 5), whether or not the

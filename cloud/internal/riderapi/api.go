@@ -163,4 +163,14 @@ func observed[I, O any](a *API, op string, h func(context.Context, *I) (*O, erro
 	}
 }
 
-func ipKey(ctx context.Context) string { return clientFrom(ctx).ip.String() }
+// ipKey is the rate-limit key of the client: its IPv4 address, or its IPv6 /64 (one
+// subscriber usually holds a whole /64 and could otherwise rotate addresses past the limits).
+func ipKey(ctx context.Context) string {
+	ip := clientFrom(ctx).ip
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}

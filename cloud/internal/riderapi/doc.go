@@ -20,7 +20,7 @@
 // refresh/logout and OIDC; per-account buckets and lockout with backoff on login, keyed by the
 // normalised email whether or not an account exists. The client IP is the TCP peer, or the
 // right-most X-Forwarded-For address not in Config.TrustedProxies when the peer is a trusted
-// proxy.
+// proxy; IPv6 clients are limited per /64.
 //
 // Enumeration: login, lockout, rate limits and response time say nothing about whether an
 // email has an account (unknown emails verify a dummy hash and lock out like real ones).

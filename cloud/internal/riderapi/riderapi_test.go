@@ -281,6 +281,25 @@ func TestTrustedProxy(t *testing.T) {
 	}
 }
 
+func TestIPv6ClientsLimitedPerSlash64(t *testing.T) {
+	e := newEnv(t, withTrustedProxy("127.0.0.0/8"))
+	burst := e.policy.SignupPerIP.Burst
+	for i := range burst {
+		r := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody(strings.Repeat("v", i+1) + "@example.com"),
+			header: map[string]string{"X-Forwarded-For": "2001:db8:1:2::" + string(rune('a'+i))}})
+		if r.status != 201 {
+			t.Fatalf("signup %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	// Another address of the same /64 shares the bucket; another /64 does not.
+	expectProblem(t, e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("w@example.com"),
+		header: map[string]string{"X-Forwarded-For": "2001:db8:1:2:ffff::1"}}), 429, riderapi.CodeRateLimited)
+	if r := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("w@example.com"),
+		header: map[string]string{"X-Forwarded-For": "2001:db8:1:3::1"}}); r.status != 201 {
+		t.Fatalf("other /64: %d %s", r.status, r.raw)
+	}
+}
+
 func TestOpenAPI(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(req{method: "GET", path: "/v1/openapi.json"})
