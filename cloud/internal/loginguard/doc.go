@@ -3,9 +3,9 @@
 // with exponential backoff.
 //
 // Policy (defaults, configurable; see DefaultPolicy):
-//   - per client IP (the rider API keys IPv6 clients by /64): login 10 attempts/min (burst 10), sign-up 5/min (burst 5), token refresh
-//     and logout 60/min (burst 30, a carrier NAT hides many riders), also used by OIDC start;
-//     the OIDC callback shares the login bucket;
+//   - per client IP (the rider API keys IPv6 clients by /64): login 10 attempts/min (burst
+//     10), sign-up 5/min (burst 5), token refresh and logout 60/min (burst 30, a carrier NAT
+//     hides many riders), also used by OIDC start; the OIDC callback shares the login bucket;
 //   - per account (normalised email): login 5 attempts/min (burst 5), whether or not the
 //     account exists, so the limit itself reveals nothing;
 //   - lockout: after 5 consecutive failed logins for an email, further logins (even with the
