@@ -31,7 +31,9 @@
 // Sessions: a login creates a session family; each refresh rotates the token (the old row is
 // marked rotated, a new row with a new 256-bit token joins the family, expiring RefreshTTL
 // later, default 30 days). Presenting a rotated token again is treated as theft: the whole
-// family is revoked and the caller gets ErrRefreshReused. Logout revokes the family. Access
+// family is revoked and the caller gets ErrRefreshReused. There is no grace period: a client
+// must store the new refresh token before using it, and must not retry a refresh whose answer
+// it lost with the old token (it logs in again instead). Logout revokes the family. Access
 // tokens are not revocable and simply expire (15 minutes by default).
 //
 // Deletion (GDPR erasure): the rider row is kept, because rides, payments and ledger entries
