@@ -80,6 +80,11 @@ func CommandSubject(c CityID) string { return "fleet.cmd." + string(c) }
 // it is outside StreamUp's filter so a poison message never loops.
 func DeadLetterSubject(c CityID) string { return "fleet.dead." + string(c) }
 
+// GatewayInboxPrefix is the reply-inbox prefix a gateway's NATS connection uses
+// (nats.CustomInboxPrefix). The cloud grants each gateway only its own prefix, so
+// one gateway can never read replies meant for another.
+func GatewayInboxPrefix(g GatewayID) string { return "_INBOX.gw-" + string(g) }
+
 // ConfigBucket is the JetStream key-value bucket holding one city's configuration
 // documents, keyed by kind (ConfigZones, ConfigTariffs, ConfigVehicles). One bucket
 // per city, so NATS permissions can give a gateway its own city's bucket

@@ -17,7 +17,7 @@ const DefaultReplyTTL = 11 * time.Minute
 // nats.CustomInboxPrefix(InboxPrefix(g)): its permissions let it subscribe only there. The
 // "gw-" token cannot be a NUID (NUIDs have no '-'), so it never collides with the
 // _INBOX.<nuid> inboxes of clients using the default prefix.
-func InboxPrefix(g link.GatewayID) string { return "_INBOX.gw-" + string(g) }
+func InboxPrefix(g link.GatewayID) string { return link.GatewayInboxPrefix(g) }
 
 // Grants are the subjects one gateway may publish and subscribe to, plus what it is denied
 // even if a later allow would match (kept explicit so the intent survives edits).

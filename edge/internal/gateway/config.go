@@ -116,6 +116,9 @@ type CloudConfig struct {
 	CertFile  string `json:"cert_file"`
 	KeyFile   string `json:"key_file"`
 	CredsFile string `json:"creds_file"`
+	// NkeySeedFile is this gateway's nkey seed; the cloud's roster holds its
+	// public key and grants it its own city's subjects only.
+	NkeySeedFile string `json:"nkey_seed_file"`
 	// Cadence downsamples telemetry for the cloud, per vehicle and field group
 	// (0 = every report); alarms and events are never downsampled.
 	Cadence CadenceConfig `json:"cadence"`

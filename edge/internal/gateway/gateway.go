@@ -209,7 +209,8 @@ func (g *Gateway) newUplink() error {
 	ulog := g.log.With("component", "uplink")
 	var err error
 	if g.nc, err = uplink.Dial(uplink.NATSConfig{URL: c.NATSURL, Name: "gateway-" + g.cfg.GatewayID,
-		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, CredsFile: c.CredsFile}, ulog); err != nil {
+		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, CredsFile: c.CredsFile,
+		NkeySeedFile: c.NkeySeedFile, InboxPrefix: link.GatewayInboxPrefix(link.GatewayID(g.cfg.GatewayID))}, ulog); err != nil {
 		return fmt.Errorf("gateway: cloud NATS: %w", err)
 	}
 	cad := c.Cadence

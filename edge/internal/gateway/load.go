@@ -109,6 +109,7 @@ var settings = []setting{
 	strSetting("cloud-nats-ca", "FLEETEDGE_GATEWAY_CLOUD_NATS_CA", "CA file to verify the cloud's NATS", func(c *Config) *string { return &c.Cloud.CAFile }),
 	strSetting("cloud-nats-cert", "FLEETEDGE_GATEWAY_CLOUD_NATS_CERT", "client certificate for the cloud's NATS (mTLS)", func(c *Config) *string { return &c.Cloud.CertFile }),
 	strSetting("cloud-nats-key", "FLEETEDGE_GATEWAY_CLOUD_NATS_KEY", "client key for the cloud's NATS (mTLS)", func(c *Config) *string { return &c.Cloud.KeyFile }),
+	strSetting("cloud-nats-nkey-seed", "FLEETEDGE_GATEWAY_CLOUD_NATS_NKEY_SEED", "this gateway's nkey seed file for the cloud's NATS", func(c *Config) *string { return &c.Cloud.NkeySeedFile }),
 	strSetting("cloud-nats-creds", "FLEETEDGE_GATEWAY_CLOUD_NATS_CREDS", "NATS credentials file for the cloud link", func(c *Config) *string { return &c.Cloud.CredsFile }),
 	durSetting("cloud-command-wait", "FLEETEDGE_GATEWAY_CLOUD_COMMAND_WAIT", "wait for the outcome of a cloud command without its own timeout", func(c *Config) *Duration { return &c.Cloud.CommandWait }),
 	durSetting("shutdown-timeout", "FLEETEDGE_GATEWAY_SHUTDOWN_TIMEOUT", "bound on graceful shutdown", func(c *Config) *Duration { return &c.ShutdownTimeout }),

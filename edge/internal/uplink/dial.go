@@ -21,6 +21,12 @@ type NATSConfig struct {
 	CertFile  string
 	KeyFile   string
 	CredsFile string
+	// NkeySeedFile holds the gateway's nkey seed: how gateways authenticate to the
+	// cloud's NATS (the cloud keeps only the public key in its roster).
+	NkeySeedFile string
+	// InboxPrefix replaces "_INBOX" for replies to this connection's requests;
+	// the cloud grants a gateway only link.GatewayInboxPrefix(its id).
+	InboxPrefix string
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (defaults 250 ms and 10 s):
 	// attempt n waits a random time in [d/2, d) with d = min(ReconnectMin·2ⁿ, ReconnectMax).
 	ReconnectMin time.Duration
@@ -77,6 +83,16 @@ func Dial(cfg NATSConfig, log *slog.Logger) (*nats.Conn, error) {
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NkeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nkey seed: %v", ErrConfig, err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
