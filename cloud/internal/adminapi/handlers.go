@@ -3,6 +3,7 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -155,17 +156,17 @@ type auditInput struct {
 
 // AuditEntryBody is one audit log entry.
 type AuditEntryBody struct {
-	ID         int64           `json:"id" doc:"Entry id (increasing)"`
-	At         time.Time       `json:"at" doc:"When it happened"`
-	AdminID    string          `json:"admin_id,omitempty" format:"uuid" doc:"Acting admin id; absent for the system (bootstrap)"`
-	AdminEmail string          `json:"admin_email" doc:"Acting admin's email at the time (or system:bootstrap)"`
-	Action     string          `json:"action" doc:"What was done, area.verb (e.g. admin.roles_set)"`
-	TargetType string          `json:"target_type" doc:"Kind of the target (admin, admin_session, rider, …)"`
-	TargetID   string          `json:"target_id" doc:"Id of the target (may be empty)"`
-	Details    json.RawMessage `json:"details" doc:"JSON object: before/after state where it matters and other facts of the action"`
-	IP         string          `json:"ip,omitempty" doc:"Client IP address, absent when unknown"`
-	UserAgent  string          `json:"user_agent,omitempty" doc:"Client user agent"`
-	RequestID  string          `json:"request_id,omitempty" doc:"X-Request-Id of the request"`
+	ID         int64          `json:"id" doc:"Entry id (increasing)"`
+	At         time.Time      `json:"at" doc:"When it happened"`
+	AdminID    string         `json:"admin_id,omitempty" format:"uuid" doc:"Acting admin id; absent for the system (bootstrap)"`
+	AdminEmail string         `json:"admin_email" doc:"Acting admin's email at the time (or system:bootstrap)"`
+	Action     string         `json:"action" doc:"What was done, area.verb (e.g. admin.roles_set)"`
+	TargetType string         `json:"target_type" doc:"Kind of the target (admin, admin_session, rider, …)"`
+	TargetID   string         `json:"target_id" doc:"Id of the target (may be empty)"`
+	Details    map[string]any `json:"details" doc:"JSON object: before/after state where it matters and other facts of the action"`
+	IP         string         `json:"ip,omitempty" doc:"Client IP address, absent when unknown"`
+	UserAgent  string         `json:"user_agent,omitempty" doc:"Client user agent"`
+	RequestID  string         `json:"request_id,omitempty" doc:"X-Request-Id of the request"`
 }
 
 // AuditPageBody is a page of audit entries, newest first.
@@ -212,11 +213,11 @@ func (a *API) register() {
 	Register(a, huma.Operation{OperationID: "get-admin", Method: http.MethodGet, Path: Prefix + "/admins/{id}", Tags: tagAdmins,
 		Summary: "Get an admin"}, Requires(admin.PermAdminsRead), []int{http.StatusNotFound}, a.getAdmin)
 	Register(a, huma.Operation{OperationID: "set-admin-roles", Method: http.MethodPut, Path: Prefix + "/admins/{id}/roles", Tags: tagAdmins,
-		Summary: "Replace an admin's roles",
+		Summary:     "Replace an admin's roles",
 		Description: "Not on oneself; the caller must hold every permission of the target's current and new roles; the last active super_admin stays. Audited (admin.roles_set, before/after)."},
 		Requires(admin.PermAdminsManage), []int{http.StatusNotFound, http.StatusConflict}, a.setRoles)
 	Register(a, huma.Operation{OperationID: "disable-admin", Method: http.MethodPost, Path: Prefix + "/admins/{id}/disable", Tags: tagAdmins,
-		Summary: "Disable an admin and end their sessions",
+		Summary:     "Disable an admin and end their sessions",
 		Description: "Not oneself; the caller must hold every permission of the target; the last active super_admin stays. Audited (admin.disable)."},
 		Requires(admin.PermAdminsManage), []int{http.StatusNotFound, http.StatusConflict}, a.disable)
 	Register(a, huma.Operation{OperationID: "list-roles", Method: http.MethodGet, Path: Prefix + "/roles", Tags: tagAdmins,
@@ -391,7 +392,10 @@ func (a *API) listAudit(ctx context.Context, in *auditInput) (*auditOutput, erro
 	out := &auditOutput{Body: AuditPageBody{Entries: make([]AuditEntryBody, 0, len(page.Records)), NextCursor: page.Next}}
 	for _, r := range page.Records {
 		e := AuditEntryBody{ID: r.ID, At: r.At, AdminID: r.AdminID, AdminEmail: r.AdminEmail, Action: r.Action,
-			TargetType: r.TargetType, TargetID: r.TargetID, Details: r.Details, UserAgent: r.UserAgent, RequestID: r.RequestID}
+			TargetType: r.TargetType, TargetID: r.TargetID, Details: map[string]any{}, UserAgent: r.UserAgent, RequestID: r.RequestID}
+		if err := json.Unmarshal(r.Details, &e.Details); err != nil {
+			return nil, a.problemFor("list audit", fmt.Errorf("adminapi: audit entry %d details: %w", r.ID, err))
+		}
 		if r.IP.IsValid() {
 			e.IP = r.IP.String()
 		}

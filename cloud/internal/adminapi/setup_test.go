@@ -3,7 +3,6 @@ package adminapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -82,16 +81,21 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(adminapi.Prefix+"/", api.Handler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, svc: svc, api: api, url: srv.URL, clock: clk}
+	e := &env{t: t, db: db, svc: svc, api: api, url: newServer(t, api), clock: clk}
 	if created, err := svc.Bootstrap(t.Context(), superEmail, "Root", superPassword); err != nil || !created {
 		t.Fatalf("bootstrap: %v %v", created, err)
 	}
 	e.super = e.principal(e.login(superEmail, superPassword))
 	return e
+}
+
+// newServer serves api as cloudsvc mounts it and returns the base URL.
+func newServer(t *testing.T, api *adminapi.API) string {
+	mux := http.NewServeMux()
+	mux.Handle(adminapi.Prefix+"/", api.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 type response struct {
@@ -225,5 +229,3 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 	}
 	return c
 }
-
-var _ = base64.StdEncoding
