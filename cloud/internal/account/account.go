@@ -106,6 +106,8 @@ type Store interface {
 	// RevokeFamily revokes every session of the family of tokenHash (ErrRefreshInvalid if the
 	// token is unknown).
 	RevokeFamily(ctx context.Context, tokenHash []byte, now time.Time) error
+	// RevokeRiderSessions revokes every live session of the rider (all families).
+	RevokeRiderSessions(ctx context.Context, riderID string, now time.Time) error
 	// PurgeSessions deletes sessions that expired before before (housekeeping); it returns
 	// how many.
 	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
@@ -383,6 +385,50 @@ func (s *Service) LogOut(ctx context.Context, refreshToken string) error {
 		return fmt.Errorf("account: log out: %w", err)
 	}
 	return nil
+}
+
+// ChangePassword replaces the rider's password after checking the current one, ends every
+// session of the rider (all devices) and starts a new one for the caller. Riders without a
+// password (OIDC only) get ErrInvalidCredentials: setting a first password needs a proof of
+// email ownership this service does not have yet.
+func (s *Service) ChangePassword(ctx context.Context, riderID, current, next string, c Client) (Tokens, error) {
+	rec, err := s.store.RiderByID(ctx, riderID)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("account: change password: %w", err)
+	}
+	if len(current) > MaxPasswordBytes {
+		current = current[:MaxPasswordBytes]
+	}
+	if rec.PasswordHash == "" {
+		if err := s.hasher.VerifyDummy(ctx, current); err != nil {
+			return Tokens{}, fmt.Errorf("account: change password: %w", err)
+		}
+		return Tokens{}, ErrInvalidCredentials
+	}
+	ok, err := s.hasher.Verify(ctx, current, rec.PasswordHash)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("account: change password of rider %s: %w", rec.ID, err)
+	}
+	if !ok {
+		return Tokens{}, ErrInvalidCredentials
+	}
+	if err := CheckPassword(next, rec.Email); err != nil {
+		return Tokens{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("account: change password: %w", err)
+	}
+	now := s.now()
+	if err := s.store.SetPasswordHash(ctx, rec.ID, hash, now); err != nil {
+		return Tokens{}, fmt.Errorf("account: change password: %w", err)
+	}
+	if err := s.store.RevokeRiderSessions(ctx, rec.ID, now); err != nil {
+		return Tokens{}, fmt.Errorf("account: change password: %w", err)
+	}
+	s.log.Info("password changed, sessions revoked", "rider", rec.ID)
+	_, t, err := s.startSession(ctx, rec, c)
+	return t, err
 }
 
 // PurgeExpiredSessions deletes refresh-token sessions that have expired (an expired token is

@@ -264,6 +264,19 @@ func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte, now time.Tim
 	return nil
 }
 
+// RevokeRiderSessions implements account.Store.
+func (s *Store) RevokeRiderSessions(ctx context.Context, riderID string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE rider_sessions SET revoked_at = $2
+		WHERE rider_id = $1::uuid AND revoked_at IS NULL`, riderID, now)
+	if isInvalidUUID(err) {
+		return account.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("accountpg: revoke rider sessions: %w", err)
+	}
+	return nil
+}
+
 // PurgeSessions implements account.Store.
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM rider_sessions WHERE expires_at < $1`, before)

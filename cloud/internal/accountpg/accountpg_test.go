@@ -469,3 +469,48 @@ func TestConcurrentFirstIdentityLogins(t *testing.T) {
 		t.Fatalf("%d logins report creating the account", creations)
 	}
 }
+
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r, phone, err := e.svc.SignUp(ctx, ana(), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, laptop, err := e.svc.LogIn(ctx, "ana.garcia@example.com", "correct horse battery", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ChangePassword(ctx, r.ID, "wrong password!", "a brand new secret", client); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("wrong current: %v", err)
+	}
+	if _, err := e.svc.ChangePassword(ctx, r.ID, "correct horse battery", "short", client); !errors.Is(err, account.ErrWeakPassword) {
+		t.Fatalf("weak new: %v", err)
+	}
+	tok, err := e.svc.ChangePassword(ctx, r.ID, "correct horse battery", "a brand new secret", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{phone.Refresh, laptop.Refresh} {
+		if _, err := e.svc.Refresh(ctx, old, client); !errors.Is(err, account.ErrRefreshInvalid) {
+			t.Fatalf("old session survived the password change: %v", err)
+		}
+	}
+	if _, err := e.svc.Refresh(ctx, tok.Refresh, client); err != nil {
+		t.Fatalf("new session: %v", err)
+	}
+	if _, _, err := e.svc.LogIn(ctx, "ana.garcia@example.com", "correct horse battery", client); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("old password: %v", err)
+	}
+	if _, _, err := e.svc.LogIn(ctx, "ana.garcia@example.com", "a brand new secret", client); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	// An OIDC-only rider cannot set a password this way.
+	o, _, _, err := e.svc.LoginWithIdentity(ctx, account.Identity{Provider: "google", Subject: "g-9", Email: "o@example.com", EmailVerified: true}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ChangePassword(ctx, o.ID, "", "a brand new secret", client); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("oidc-only rider: %v", err)
+	}
+}

@@ -1,7 +1,7 @@
 // Package riderapi owns the rider-facing HTTP API under /v1/ (huma v2, OpenAPI 3.1 served at
 // /v1/openapi.json): sign-up, password login, token refresh, logout, OpenID Connect login
-// (/v1/auth/oidc/{provider}/start and /callback) and the rider's own profile (/v1/me: GET,
-// PATCH, DELETE).
+// (/v1/auth/oidc/{provider}/start and /callback) and the rider's own account (/v1/me: GET,
+// PATCH, DELETE; POST /v1/me/password).
 //
 // Errors are RFC 9457 problem+json (Problem) with a stable machine code in `code` and in the
 // `type` URI (urn:fleetedge:problem:<code>): email_taken, invalid_credentials, locked,

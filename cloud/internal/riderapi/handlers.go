@@ -118,6 +118,13 @@ type mePatchInput struct {
 	}
 }
 
+type passwordInput struct {
+	Body struct {
+		CurrentPassword string `json:"current_password" minLength:"1" maxLength:"512"`
+		NewPassword     string `json:"new_password" minLength:"1" maxLength:"512"`
+	}
+}
+
 func (a *API) register() {
 	errs := []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests}
 	huma.Register(a.huma, huma.Operation{
@@ -160,6 +167,12 @@ func (a *API) register() {
 		Summary: "Update names or phone", Security: BearerSecurity, MaxBodyBytes: maxBody,
 		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity},
 	}, a.mePatch)
+	huma.Register(a.huma, huma.Operation{
+		OperationID: "me-password", Method: http.MethodPost, Path: "/v1/me/password", Tags: []string{"me"},
+		Summary:  "Change the password: every other session ends, new tokens are returned",
+		Security: BearerSecurity, MaxBodyBytes: maxBody,
+		Errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
+	}, observed(a, "password", a.mePassword))
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "me-delete", Method: http.MethodDelete, Path: "/v1/me", Tags: []string{"me"},
 		Summary:       "Delete the account: personal data is erased, ride and payment records stay (anonymised)",
@@ -288,6 +301,27 @@ func (a *API) mePatch(ctx context.Context, in *mePatchInput) (*meOutput, error) 
 		return nil, a.problemFor(ctx, "me_patch", err)
 	}
 	return &meOutput{Body: riderBody(r)}, nil
+}
+
+func (a *API) mePassword(ctx context.Context, in *passwordInput) (*tokenOutput, error) {
+	id, _ := RiderID(ctx)
+	if err := a.limit(a.loginIP, ipKey(ctx), "login_ip"); err != nil {
+		return nil, err
+	}
+	// A stolen access token must not become a password oracle: the rider's lockout applies.
+	key := "rider:" + id
+	if locked, wait := a.lockout.Check(key); locked {
+		return nil, NewProblem(http.StatusTooManyRequests, CodeLocked, "too many failed attempts; retry later").WithRetryAfter(wait)
+	}
+	t, err := a.cfg.Accounts.ChangePassword(ctx, id, in.Body.CurrentPassword, in.Body.NewPassword, a.account(ctx))
+	if errors.Is(err, account.ErrInvalidCredentials) {
+		a.lockout.Fail(key)
+	}
+	if err != nil {
+		return nil, a.problemFor(ctx, "me_password", err)
+	}
+	a.lockout.Succeed(key)
+	return &tokenOutput{CacheControl: "no-store", Body: a.tokenBody(t, nil)}, nil
 }
 
 func (a *API) meDelete(ctx context.Context, _ *struct{}) (*struct{}, error) {

@@ -34,6 +34,11 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		e.do(req{method: "POST", path: "/v1/auth/login", body: map[string]any{"email": "ana.secret@example.com", "password": wrongPassword}})
 	}
 	e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("ana.secret@example.com")}) // email taken
+	const newPassword = "N3w-Secr3t-Passw0rd"
+	secrets = append(secrets, newPassword)
+	e.do(req{method: "POST", path: "/v1/me/password", token: s.str("access_token"), body: map[string]any{"current_password": wrongPassword, "new_password": newPassword}})
+	pw := e.do(req{method: "POST", path: "/v1/me/password", token: s.str("access_token"), body: map[string]any{"current_password": password, "new_password": newPassword}})
+	secrets = append(secrets, pw.str("access_token"), pw.str("refresh_token"))
 	e.do(req{method: "GET", path: "/v1/me", token: s.str("access_token") + "x"})
 
 	e.idp.SetUser(oidctest.User{Subject: "sub-luis", Email: "luis.secret@example.com", EmailVerified: true})
@@ -52,7 +57,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	e.oidcLogin()
 
 	logs := e.logs.String()
-	for _, want := range []string{"rider signed up", "login failed", "refresh token reused", "oidc login rejected"} {
+	for _, want := range []string{"rider signed up", "login failed", "refresh token reused", "oidc login rejected", "password changed"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("expected a %q log line; logs:\n%s", want, logs)
 		}

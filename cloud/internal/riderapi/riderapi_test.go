@@ -67,6 +67,20 @@ func TestPasswordAccountLifecycle(t *testing.T) {
 	}
 	expectProblem(t, e.do(req{method: "POST", path: "/v1/auth/refresh", body: map[string]any{"refresh_token": l.str("refresh_token")}}), 401, riderapi.CodeTokenInvalid)
 
+	// Password change: wrong current password, weak new one, then success ending other sessions.
+	expectProblem(t, e.do(req{method: "POST", path: "/v1/me/password", token: access,
+		body: map[string]any{"current_password": "nope nope nope", "new_password": "a brand new secret"}}), 401, riderapi.CodeInvalidCredentials)
+	expectProblem(t, e.do(req{method: "POST", path: "/v1/me/password", token: access,
+		body: map[string]any{"current_password": "correct horse battery", "new_password": "1234567890"}}), 422, riderapi.CodeWeakPassword)
+	pw := e.do(req{method: "POST", path: "/v1/me/password", token: access,
+		body: map[string]any{"current_password": "correct horse battery", "new_password": "a brand new secret"}})
+	if pw.status != 200 || pw.str("refresh_token") == "" {
+		t.Fatalf("password change: %d %s", pw.status, pw.raw)
+	}
+	if l := e.do(req{method: "POST", path: "/v1/auth/login", body: map[string]any{"email": "ana.garcia@example.com", "password": "a brand new secret"}}); l.status != 200 {
+		t.Fatalf("login with the new password: %d %s", l.status, l.raw)
+	}
+
 	if d := e.do(req{method: "DELETE", path: "/v1/me", token: access}); d.status != 204 {
 		t.Fatalf("delete: %d %s", d.status, d.raw)
 	}
@@ -308,7 +322,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	paths := r.body["paths"].(map[string]any)
 	for _, p := range []string{"/v1/auth/signup", "/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout",
-		"/v1/auth/oidc/{provider}/start", "/v1/auth/oidc/{provider}/callback", "/v1/me"} {
+		"/v1/auth/oidc/{provider}/start", "/v1/auth/oidc/{provider}/callback", "/v1/me", "/v1/me/password"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("openapi lacks %s", p)
 		}
