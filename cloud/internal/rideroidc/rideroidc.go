@@ -34,15 +34,16 @@ var (
 // CookieName is the state cookie's name.
 const CookieName = "fleetedge_oidc"
 
-// ProviderConfig is one configured provider.
+// ProviderConfig is one configured provider (plain Go: the cloud's configuration owns the file
+// format and must mask ClientSecret when it prints itself).
 type ProviderConfig struct {
 	// Name is the provider's path segment and identities.provider value (google, apple, …).
-	Name         string   `json:"name"`
-	Issuer       string   `json:"issuer"`
-	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret"`
-	RedirectURL  string   `json:"redirect_url"`
-	Scopes       []string `json:"scopes,omitempty"` // default openid, email, profile
+	Name         string
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Scopes       []string // default openid, email, profile
 }
 
 // Config configures a Login.
