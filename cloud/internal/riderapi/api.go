@@ -140,7 +140,7 @@ func (a *API) account(ctx context.Context) account.Client {
 
 func (a *API) limit(l *loginguard.Limiter, key, what string) error {
 	if ok, wait := l.Allow(key); !ok {
-		a.log.Warn("rate limited", "limit", what)
+		a.log.Debug("rate limited", "limit", what) // counted in fleetedge_rider_auth_total; no log flood under attack
 		return NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; retry later").WithRetryAfter(wait)
 	}
 	return nil

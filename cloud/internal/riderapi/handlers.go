@@ -207,7 +207,7 @@ func (a *API) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 	key := string(email)
 	// Lockout first: it consumes nothing, and a locked account should say "locked".
 	if locked, wait := a.lockout.Check(key); locked {
-		a.log.Warn("login refused: account locked", "ip", ipKey(ctx))
+		a.log.Debug("login refused: account locked", "ip", ipKey(ctx))
 		return nil, NewProblem(http.StatusTooManyRequests, CodeLocked, "too many failed logins; retry later").WithRetryAfter(wait)
 	}
 	if err := a.limit(a.loginAccount, key, "login_account"); err != nil {
