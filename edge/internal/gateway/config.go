@@ -70,9 +70,10 @@ type Config struct {
 	// SweepInterval is how often silent vehicles are looked for.
 	SweepInterval Duration `json:"sweep_interval"`
 
-	Outbox OutboxConfig `json:"outbox"`
-	Rules  RulesConfig  `json:"rules"`
-	Cloud  CloudConfig  `json:"cloud"`
+	Outbox OutboxConfig  `json:"outbox"`
+	Rules  RulesConfig   `json:"rules"`
+	Cloud  CloudConfig   `json:"cloud"`
+	UI     FieldUIConfig `json:"ui"`
 
 	// ShutdownTimeout bounds the graceful shutdown (HTTP drain, outbox flush).
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -91,6 +92,33 @@ type MQTTConfig struct {
 type HTTPConfig struct {
 	Addr         string   `json:"addr"`
 	CheckTimeout Duration `json:"check_timeout"`
+}
+
+// FieldUIConfig is the field technicians' web UI under /ui/ (package fieldui).
+type FieldUIConfig struct {
+	// AccountsFile is a fieldui.AccountsDoc (usernames + argon2id hashes) to
+	// validate, store and apply; empty: the stored accounts (pushed later by
+	// the cloud under the same document name).
+	AccountsFile string `json:"accounts_file"`
+	// BreakGlassUser / BreakGlassHash: a local emergency account (argon2id PHC
+	// hash from "gateway hash-password"); both empty: none.
+	BreakGlassUser string `json:"break_glass_user"`
+	BreakGlassHash string `json:"break_glass_hash"`
+	// TileURL is a raster tile template ({z}/{x}/{y}, optional {s}); empty: a
+	// blank map with zones and vehicles only.
+	TileURL         string `json:"tile_url"`
+	TileAttribution string `json:"tile_attribution"`
+	// LowBatteryPct: under this a vehicle needs attention.
+	LowBatteryPct int `json:"low_battery_pct"`
+	// VibrationWindow: a vibration alarm this recent needs attention.
+	VibrationWindow Duration `json:"vibration_window"`
+	SessionIdle     Duration `json:"session_idle"`
+	SessionMaxAge   Duration `json:"session_max_age"`
+	// SecureCookies marks the session cookie Secure on plain HTTP too (a TLS
+	// proxy in front); requests over TLS always get Secure cookies.
+	SecureCookies bool `json:"secure_cookies"`
+	// CommandTimeout bounds the wait for a scooter's reply to a UI command.
+	CommandTimeout Duration `json:"command_timeout"`
 }
 
 // OutboxConfig bounds the store-and-forward outbox (see the outbox package's
@@ -207,6 +235,8 @@ func Default() Config {
 			Window: 16, AckTimeout: Duration(10 * time.Second),
 			CommandWorkers: cloudlink.DefaultWorkers, CommandWait: Duration(cloudlink.DefaultWait),
 		},
+		UI: FieldUIConfig{LowBatteryPct: 20, VibrationWindow: Duration(30 * time.Minute),
+			SessionIdle: Duration(time.Hour), SessionMaxAge: Duration(12 * time.Hour), CommandTimeout: Duration(15 * time.Second)},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }
@@ -274,6 +304,15 @@ func (c Config) Validate() error {
 	if c.Rules.DefaultLimitKmh < 1 || c.Rules.DefaultLimitKmh > 30 {
 		bad("rules.default_limit_kmh %d outside 1-30", c.Rules.DefaultLimitKmh)
 	}
+	if c.UI.LowBatteryPct < 0 || c.UI.LowBatteryPct > 100 {
+		bad("ui.low_battery_pct %d outside 0-100", c.UI.LowBatteryPct)
+	}
+	if c.UI.VibrationWindow < 0 || c.UI.SessionIdle.D() <= 0 || c.UI.SessionMaxAge.D() <= 0 || c.UI.CommandTimeout.D() <= 0 {
+		bad("ui.session_idle, ui.session_max_age and ui.command_timeout must be positive, ui.vibration_window not negative")
+	}
+	if (c.UI.BreakGlassUser == "") != (c.UI.BreakGlassHash == "") {
+		bad("ui.break_glass_user and ui.break_glass_hash go together")
+	}
 	if len(c.Rules.Ramp) == 0 {
 		bad("rules.ramp needs at least one step (an instant stop throws riders)")
 	}
@@ -301,13 +340,16 @@ func (c RulesConfig) rulesConfig() rules.Config {
 }
 
 // LogValue summarises the configuration for the start-up log. The gateway
-// config holds no secret today (TLS keys are paths, vehicle credentials are
-// hashes in a separate file); only paths and addresses are logged.
+// config holds no secret (TLS keys are paths, vehicle credentials are hashes
+// in a separate file); the break-glass hash is not logged either (a hash
+// still helps offline guessing), only whether one is set.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("city", c.City), slog.String("gateway_id", c.GatewayID), slog.String("data_dir", c.DataDir),
 		slog.String("mqtt_tcp", c.MQTT.TCPAddr), slog.String("mqtt_tls", c.MQTT.TLSAddr), slog.String("mqtt_ws", c.MQTT.WSAddr),
 		slog.String("http", c.HTTP.Addr), slog.String("zones_file", c.ZonesFile), slog.String("vehicles_file", c.VehiclesFile),
 		slog.Duration("lost_after", c.LostAfter.D()), slog.Uint64("outbox_max_bytes", c.Outbox.MaxBytes),
+		slog.String("ui_accounts_file", c.UI.AccountsFile), slog.Bool("ui_break_glass", c.UI.BreakGlassUser != ""),
+		slog.String("ui_tile_url", c.UI.TileURL),
 	)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fleetedge/fleetedge/edge/internal/cloudlink"
 	"github.com/fleetedge/fleetedge/edge/internal/command"
 	"github.com/fleetedge/fleetedge/edge/internal/configstore"
+	"github.com/fleetedge/fleetedge/edge/internal/fieldui"
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
 	"github.com/fleetedge/fleetedge/edge/internal/outbox"
 	"github.com/fleetedge/fleetedge/edge/internal/rules"
@@ -61,6 +62,10 @@ type Gateway struct {
 	reg      *prometheus.Registry
 	vehicles *directory
 	zones    atomic.Pointer[zone.Set]
+	// ui is the field technicians' web UI; history feeds its vehicle page.
+	ui       *fieldui.Server
+	history  *fieldui.History
+	accounts *fieldui.Accounts
 
 	// nc is the connection to the cloud's NATS (nil when standalone); the
 	// uplink drains the outbox over it.
@@ -150,8 +155,9 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	}); err != nil {
 		return g, fmt.Errorf("%w: rules: %w", ErrConfig, err)
 	}
+	g.history = fieldui.NewHistory(20, 200_000)
 	if g.ingest, err = broker.NewIngest(broker.IngestOptions{
-		Store: g.outbox, Fleet: g.fleet, Logger: log, Registerer: g.reg,
+		Store: eventTap{Store: g.outbox, history: g.history}, Fleet: g.fleet, Logger: log, Registerer: g.reg,
 		Rules: rules.NewIngest(g.rules, g.vehicles), Replies: g.commands, Presence: g.commands,
 	}); err != nil {
 		return g, err
@@ -189,12 +195,82 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	}); err != nil {
 		return g, err
 	}
+	if err := g.newFieldUI(); err != nil {
+		return g, err
+	}
 	mux := obs.NewMux(g.reg, g.health, log)
 	g.routes(mux)
+	g.ui.Routes(mux)
 	if g.http, err = obs.Listen(cfg.HTTP.Addr, mux, log); err != nil {
 		return g, fmt.Errorf("gateway: %w", err)
 	}
 	return g, nil
+}
+
+// newFieldUI loads the technicians' accounts (file when configured, else the
+// stored copy) and builds the UI.
+func (g *Gateway) newFieldUI() error {
+	c := g.cfg.UI
+	var err error
+	if g.accounts, err = fieldui.NewAccounts(c.BreakGlassUser, c.BreakGlassHash); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var doc *fieldui.AccountsDoc
+	_, fromFile, found, err := loadDoc(g.config, fieldui.DocAccounts, c.AccountsFile, func(b []byte) (uint64, error) {
+		d, err := fieldui.ParseAccounts(b)
+		doc = d
+		if err != nil {
+			return 0, err
+		}
+		return d.Version, nil
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: field UI accounts: %w", err)
+	}
+	if found {
+		if err := g.accounts.Apply(doc); err != nil {
+			return fmt.Errorf("gateway: field UI accounts: %w", err)
+		}
+	}
+	if g.accounts.Len() == 0 && c.BreakGlassUser == "" {
+		g.log.Warn("no field UI accounts and no break-glass account: nobody can log in to /ui/")
+	}
+	g.log.Info("field UI accounts loaded", "count", g.accounts.Len(), "from_file", fromFile, "break_glass", c.BreakGlassUser != "")
+	g.ui, err = fieldui.New(fieldui.Config{
+		TileURL: c.TileURL, TileAttribution: c.TileAttribution, LowBatteryPct: c.LowBatteryPct,
+		VibrationWindow: c.VibrationWindow.D(), SessionIdle: c.SessionIdle.D(), SessionMaxAge: c.SessionMaxAge.D(),
+		SecureCookies: c.SecureCookies, CommandTimeout: c.CommandTimeout.D(),
+	}, fieldui.Deps{
+		Fleet: g.fleet, Commands: g.commands, Zones: g.zones.Load, Events: g.ingest, Accounts: g.accounts,
+		History: g.history, City: g.cfg.City, GatewayID: g.cfg.GatewayID, Logger: g.log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// eventTap passes the ingest's records to the outbox and shows every event
+// it stored to the field UI's history (a short in-memory append).
+type eventTap struct {
+	broker.Store
+	history *fieldui.History
+}
+
+func (t eventTap) Append(ctx context.Context, r outbox.Record) (uint64, error) {
+	seq, err := t.Store.Append(ctx, r)
+	if err == nil && r.Class == outbox.ClassEvent {
+		t.history.ObserveEvent(r.Vehicle, r.Kind, r.Time, r.Payload)
+	}
+	return seq, err
+}
+
+func (t eventTap) AppendAsync(r outbox.Record, done func(seq uint64, err error)) error {
+	err := t.Store.AppendAsync(r, done)
+	if err == nil && r.Class == outbox.ClassEvent {
+		t.history.ObserveEvent(r.Vehicle, r.Kind, r.Time, r.Payload)
+	}
+	return err
 }
 
 // newUplink connects to the cloud's NATS when one is configured. Dial returns
@@ -409,6 +485,10 @@ func (g *Gateway) stop() error {
 		}
 		if g.nc != nil {
 			g.nc.Close()
+		}
+		if g.ui != nil {
+			// Ends the UI's event streams, which Shutdown would wait for.
+			errs = append(errs, g.ui.Close())
 		}
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout.D())

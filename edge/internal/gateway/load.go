@@ -81,6 +81,19 @@ func durSetting(name, env, usage string, p func(*Config) *Duration) setting {
 		func(c *Config) string { return p(c).String() }}
 }
 
+func boolSetting(name, env, usage string, p func(*Config) *bool) setting {
+	return setting{name, env, usage,
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*p(c) = b
+			return nil
+		},
+		func(c *Config) string { return strconv.FormatBool(*p(c)) }}
+}
+
 var settings = []setting{
 	strSetting("city", "FLEETEDGE_GATEWAY_CITY", "city id served by this gateway (a-z 0-9 _ -)", func(c *Config) *string { return &c.City }),
 	strSetting("gateway-id", "FLEETEDGE_GATEWAY_ID", "gateway id towards the cloud (a-z 0-9 _ -)", func(c *Config) *string { return &c.GatewayID }),
@@ -112,6 +125,17 @@ var settings = []setting{
 	strSetting("cloud-nats-nkey-seed", "FLEETEDGE_GATEWAY_CLOUD_NATS_NKEY_SEED", "this gateway's nkey seed file for the cloud's NATS", func(c *Config) *string { return &c.Cloud.NkeySeedFile }),
 	strSetting("cloud-nats-creds", "FLEETEDGE_GATEWAY_CLOUD_NATS_CREDS", "NATS credentials file for the cloud link", func(c *Config) *string { return &c.Cloud.CredsFile }),
 	durSetting("cloud-command-wait", "FLEETEDGE_GATEWAY_CLOUD_COMMAND_WAIT", "wait for the outcome of a cloud command without its own timeout", func(c *Config) *Duration { return &c.Cloud.CommandWait }),
+	strSetting("ui-accounts", "FLEETEDGE_GATEWAY_UI_ACCOUNTS", "technicians' accounts JSON (usernames + argon2id hashes) to store and apply (empty: use the stored accounts)", func(c *Config) *string { return &c.UI.AccountsFile }),
+	strSetting("ui-break-glass-user", "FLEETEDGE_GATEWAY_UI_BREAK_GLASS_USER", "local emergency account of the field UI (empty: none)", func(c *Config) *string { return &c.UI.BreakGlassUser }),
+	strSetting("ui-break-glass-hash", "FLEETEDGE_GATEWAY_UI_BREAK_GLASS_HASH", "argon2id hash of the emergency account's password (gateway hash-password)", func(c *Config) *string { return &c.UI.BreakGlassHash }),
+	strSetting("ui-tile-url", "FLEETEDGE_GATEWAY_UI_TILE_URL", "map tile URL template with {z} {x} {y} (empty: blank map, zones and vehicles only)", func(c *Config) *string { return &c.UI.TileURL }),
+	strSetting("ui-tile-attribution", "FLEETEDGE_GATEWAY_UI_TILE_ATTRIBUTION", "attribution shown with the map tiles", func(c *Config) *string { return &c.UI.TileAttribution }),
+	intSetting("ui-low-battery-pct", "FLEETEDGE_GATEWAY_UI_LOW_BATTERY_PCT", "battery % under which a vehicle needs attention", func(c *Config) *int { return &c.UI.LowBatteryPct }),
+	durSetting("ui-vibration-window", "FLEETEDGE_GATEWAY_UI_VIBRATION_WINDOW", "a vibration alarm this recent needs attention", func(c *Config) *Duration { return &c.UI.VibrationWindow }),
+	durSetting("ui-session-idle", "FLEETEDGE_GATEWAY_UI_SESSION_IDLE", "a field UI session unused this long ends", func(c *Config) *Duration { return &c.UI.SessionIdle }),
+	durSetting("ui-session-max-age", "FLEETEDGE_GATEWAY_UI_SESSION_MAX_AGE", "a field UI session ends this long after login", func(c *Config) *Duration { return &c.UI.SessionMaxAge }),
+	boolSetting("ui-secure-cookies", "FLEETEDGE_GATEWAY_UI_SECURE_COOKIES", "mark session cookies Secure on plain HTTP too (behind a TLS proxy)", func(c *Config) *bool { return &c.UI.SecureCookies }),
+	durSetting("ui-command-timeout", "FLEETEDGE_GATEWAY_UI_COMMAND_TIMEOUT", "how long a field UI command waits for the scooter's reply", func(c *Config) *Duration { return &c.UI.CommandTimeout }),
 	durSetting("shutdown-timeout", "FLEETEDGE_GATEWAY_SHUTDOWN_TIMEOUT", "bound on graceful shutdown", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 
