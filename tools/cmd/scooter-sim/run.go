@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,10 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetedge/fleetedge/shared/zone"
 	"github.com/fleetedge/fleetedge/tools/citymap"
+	"github.com/fleetedge/fleetedge/tools/loadgen"
 	"github.com/fleetedge/fleetedge/tools/sim"
 )
 
@@ -34,7 +38,13 @@ type config struct {
 	CAFile      string // PEM roots for a tls:// broker; empty: system roots
 	StatusEvery time.Duration
 	LogLevel    string
-	Sim         sim.Config
+	// Benchmark options (make bench-edge): every scooter riding from the
+	// start, the fix→13 latencies streamed to a file, a probe that follows the
+	// gateway's border hysteresis.
+	RideAll          bool
+	LatencyLog       string
+	ProbeHysteresisM float64
+	Sim              sim.Config
 }
 
 func parseRun(args []string, stderr io.Writer) (*config, error) {
@@ -53,6 +63,9 @@ func parseRun(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.Zones, "zones", "deploy/demo/barcelona/geofencing_zones.json", "GBFS geofencing_zones.json used to detect zone crossings for the fix→13 latency (empty: no latency)")
 	fs.DurationVar(&c.StatusEvery, "status-every", 10*time.Second, "status line period (0: none)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.RideAll, "ride-all", false, "every scooter starts riding at once and rides on forever (benchmarks)")
+	fs.StringVar(&c.LatencyLog, "latency-log", "", "append every fix→13 latency to this file as \"<arrival unix ns> <latency ns>\" lines (benchmarks)")
+	fs.Float64Var(&c.ProbeHysteresisM, "probe-hysteresis", 0, "the gateway's --hysteresis-metres: count a crossing at the fix the gateway acts on (0: at the first fix past the border)")
 	s := &c.Sim
 	fs.DurationVar(&s.GPSInterval, "gps-interval", 5*time.Second, "GPS report (19) period")
 	fs.DurationVar(&s.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "heartbeat (27) period")
@@ -179,13 +192,28 @@ func run(ctx context.Context, c *config, log *slog.Logger, stdout io.Writer) err
 		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	if c.Zones != "" {
-		if cfg.ZoneProbe, err = limitProbe(c.Zones); err != nil {
+		if cfg.ZoneProbe, err = limitProbe(c.Zones, c.ProbeHysteresisM); err != nil {
 			return err
 		}
+	}
+	var latLog *latencyLog
+	if c.LatencyLog != "" {
+		if latLog, err = openLatencyLog(c.LatencyLog); err != nil {
+			return err
+		}
+		defer latLog.Close()
+		cfg.OnCommand = latLog.onCommand
 	}
 	f, err := sim.New(cfg)
 	if err != nil {
 		return err
+	}
+	if c.RideAll {
+		for _, id := range f.IDs() {
+			if err := f.ForceRide(id); err != nil {
+				return err
+			}
+		}
 	}
 	log.Info("starting", "scooters", len(vs), "broker", c.Broker, "shard", fmt.Sprintf("%d/%d", c.ShardIndex, c.ShardCount),
 		"city", g.City, "nodes", len(g.Nodes), "gps", cfg.GPSInterval, "heartbeat", cfg.HeartbeatInterval)
@@ -200,8 +228,14 @@ func run(ctx context.Context, c *config, log *slog.Logger, stdout io.Writer) err
 	}
 	var prev sim.Stats
 	last := time.Now()
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
 	for {
 		select {
+		case <-flush.C:
+			if latLog != nil {
+				latLog.Flush()
+			}
 		case <-ctx.Done():
 			st := f.Stats()
 			err := f.Close()
@@ -233,8 +267,9 @@ func statusLine(st, prev sim.Stats, d time.Duration, lat []time.Duration) string
 	return s
 }
 
-// limitProbe loads the zones file for sim.SpeedLimitProbe.
-func limitProbe(path string) (sim.ZoneProbe, error) {
+// limitProbe loads the zones file for sim.SpeedLimitProbe, or for
+// loadgen.HysteresisProbe when hysteresisM > 0.
+func limitProbe(path string, hysteresisM float64) (sim.ZoneProbe, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("zones: %w", err)
@@ -243,5 +278,46 @@ func limitProbe(path string) (sim.ZoneProbe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zones: %w", err)
 	}
+	if hysteresisM > 0 {
+		return loadgen.HysteresisProbe(set, "", hysteresisM, sim.SystemClock{}), nil
+	}
 	return sim.SpeedLimitProbe(set, "", sim.SystemClock{}), nil
+}
+
+// latencyLog streams measured fix→13 latencies to a file (see loadgen.ReadLatencies).
+type latencyLog struct {
+	mu sync.Mutex
+	f  *os.File
+	w  *bufio.Writer
+}
+
+func openLatencyLog(path string) (*latencyLog, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("latency log: %w", err)
+	}
+	return &latencyLog{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// onCommand is sim.Config.OnCommand: it logs every 13 that claimed a crossing.
+func (l *latencyLog) onCommand(_ string, rec sim.CommandRecord) {
+	if rec.Crossing == nil {
+		return
+	}
+	l.mu.Lock()
+	_ = loadgen.WriteLatency(l.w, loadgen.LatencySample{Arrival: rec.At, Latency: rec.Latency, LimitKmh: rec.LimitKmh,
+		FixGap: rec.LastFix - rec.Crossing.Fix.Seq, From: rec.Crossing.From, To: rec.Crossing.Fix.Zone}) // a full disk shows in Close
+	l.mu.Unlock()
+}
+
+func (l *latencyLog) Flush() {
+	l.mu.Lock()
+	_ = l.w.Flush() // reported by Close
+	l.mu.Unlock()
+}
+
+func (l *latencyLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(l.w.Flush(), l.f.Close())
 }
