@@ -44,6 +44,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, op, outcome string) fl
 }
 
 func TestBuildFromSettings(t *testing.T) {
+	t.Parallel()
 	db := pgstoretest.New(t)
 	kr, err := fieldcrypt.NewKeyring("p1", map[string][]byte{"p1": bytes.Repeat([]byte{7}, fieldcrypt.KeySize)})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // TestLogsCarryNoSecrets runs every flow, including failures, with debug logging and checks
 // that no password, token, authorization code, state cookie or email address was logged.
 func TestLogsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
 	p := loginguard.DefaultPolicy()
 	p.LoginPerIP = loginguard.Rate{PerMinute: 1000, Burst: 1000}
 	p.LockoutAfter = 2

@@ -105,6 +105,7 @@ func (e *env) identities() int {
 }
 
 func TestOIDCLoginCreatesThenLogsIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withPolicy(oidcPolicy()))
 	e.idp.SetUser(oidctest.User{Subject: "sub-luis", Email: "Luis@Example.com", EmailVerified: true, GivenName: "Luis", FamilyName: "Pérez"})
 	r := e.oidcLogin()
@@ -135,6 +136,7 @@ func TestOIDCLoginCreatesThenLogsIn(t *testing.T) {
 }
 
 func TestOIDCLinksByVerifiedEmailOnly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	s := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("ana@example.com")})
 	if s.status != 201 {
@@ -170,6 +172,7 @@ func oidcPolicy() loginguard.Policy {
 }
 
 func TestOIDCRejects(t *testing.T) {
+	t.Parallel()
 	parent := newEnv(t, withPolicy(oidcPolicy()))
 	e := parent
 	e.idp.SetUser(oidctest.User{Subject: "sub-x", Email: "x@example.com", EmailVerified: true})

@@ -18,6 +18,7 @@ import (
 )
 
 func TestPasswordAccountLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("  Ana.Garcia@Example.COM ")})
 	if r.status != http.StatusCreated {
@@ -93,6 +94,7 @@ func TestPasswordAccountLifecycle(t *testing.T) {
 }
 
 func TestProblems(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if r := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("ana@example.com")}); r.status != 201 {
 		t.Fatalf("signup: %d %s", r.status, r.raw)
@@ -138,6 +140,7 @@ func TestProblems(t *testing.T) {
 }
 
 func TestAccessTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{method: "POST", path: "/v1/auth/signup", body: signupBody("ana@example.com")})
 	access := r.str("access_token")
@@ -164,6 +167,7 @@ func TestAccessTokens(t *testing.T) {
 }
 
 func TestConcurrentSignUpDifferentCase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	emails := []string{"Race@Example.com", "race@EXAMPLE.COM"}
 	res := make([]response, len(emails))
@@ -189,6 +193,7 @@ func TestConcurrentSignUpDifferentCase(t *testing.T) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	p := loginguard.DefaultPolicy()
 	p.LoginPerIP = loginguard.Rate{PerMinute: 100, Burst: 100}
 	p.LockoutAfter, p.LockoutBase, p.LockoutMax = 3, time.Minute, 10*time.Minute
@@ -235,6 +240,7 @@ func TestLoginLockout(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	burst := e.policy.SignupPerIP.Burst
 	for i := range burst {
@@ -262,6 +268,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestRateLimitPerAccount(t *testing.T) {
+	t.Parallel()
 	p := loginguard.DefaultPolicy()
 	p.LoginPerIP = loginguard.Rate{PerMinute: 1000, Burst: 1000}
 	p.LockoutAfter = 100 // isolate the per-account bucket from the lockout
@@ -278,6 +285,7 @@ func TestRateLimitPerAccount(t *testing.T) {
 }
 
 func TestTrustedProxy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withTrustedProxy("127.0.0.0/8"))
 	burst := e.policy.SignupPerIP.Burst
 	for i := range burst + 2 {
@@ -296,6 +304,7 @@ func TestTrustedProxy(t *testing.T) {
 }
 
 func TestIPv6ClientsLimitedPerSlash64(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withTrustedProxy("127.0.0.0/8"))
 	burst := e.policy.SignupPerIP.Burst
 	for i := range burst {
@@ -315,6 +324,7 @@ func TestIPv6ClientsLimitedPerSlash64(t *testing.T) {
 }
 
 func TestOpenAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{method: "GET", path: "/v1/openapi.json"})
 	if r.status != 200 || r.str("openapi") != "3.1.0" {
@@ -346,6 +356,7 @@ func TestOpenAPI(t *testing.T) {
 // TestBearerAuthForOtherRiderAPIs registers an operation the way the rides API will (on
 // API.Huma() with BearerSecurity) and checks it sees the authenticated rider.
 func TestBearerAuthForOtherRiderAPIs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	type whoami struct {
 		Body struct {
