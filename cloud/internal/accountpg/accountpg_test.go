@@ -82,6 +82,7 @@ func ana() account.SignUp {
 }
 
 func TestSignUpLoginProfile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, tok, err := e.svc.SignUp(ctx, ana(), client)
@@ -141,6 +142,7 @@ func TestSignUpLoginProfile(t *testing.T) {
 }
 
 func TestEmailUniqueWhateverTheCase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if _, _, err := e.svc.SignUp(ctx, ana(), client); err != nil {
@@ -161,6 +163,7 @@ func TestEmailUniqueWhateverTheCase(t *testing.T) {
 }
 
 func TestConcurrentSignUpsSameEmail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	emails := []string{"Race@Example.com", "race@EXAMPLE.com", "RACE@example.COM", "race@example.com"}
@@ -189,6 +192,7 @@ func TestConcurrentSignUpsSameEmail(t *testing.T) {
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	_, t0, err := e.svc.SignUp(ctx, ana(), client)
@@ -225,6 +229,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestConcurrentRefreshOneWins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	_, t0, err := e.svc.SignUp(ctx, ana(), client)
@@ -252,6 +257,7 @@ func TestConcurrentRefreshOneWins(t *testing.T) {
 }
 
 func TestRefreshExpiryLogoutAndOtherFamilies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	_, phone, err := e.svc.SignUp(ctx, ana(), client)
@@ -295,6 +301,7 @@ func TestRefreshExpiryLogoutAndOtherFamilies(t *testing.T) {
 }
 
 func TestSuspendedRider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, tok, err := e.svc.SignUp(ctx, ana(), client)
@@ -317,6 +324,7 @@ func TestSuspendedRider(t *testing.T) {
 }
 
 func TestDeleteAnonymises(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, tok, err := e.svc.SignUp(ctx, ana(), client)
@@ -363,6 +371,7 @@ func TestDeleteAnonymises(t *testing.T) {
 }
 
 func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, _, err := e.svc.SignUp(ctx, ana(), client)
@@ -392,6 +401,7 @@ func TestRehashOnLogin(t *testing.T) {
 }
 
 func TestLoginWithIdentity(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, _, err := e.svc.SignUp(ctx, ana(), client)
@@ -437,6 +447,7 @@ func TestLoginWithIdentity(t *testing.T) {
 }
 
 func TestConcurrentFirstIdentityLogins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	id := account.Identity{Provider: "google", Subject: "g-race", Email: "race@example.com", EmailVerified: true, FirstName: "R"}
@@ -471,6 +482,7 @@ func TestConcurrentFirstIdentityLogins(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	r, phone, err := e.svc.SignUp(ctx, ana(), client)
