@@ -60,7 +60,7 @@ func verifyPassword(encoded, password string) bool {
 	}
 	var m, t uint32
 	var th uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &th); err != nil || t < 1 || th < 1 || m > 1<<22 || t > 64 {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &th); err != nil || t < 1 || th < 1 || m > 1<<20 || t > 16 {
 		return false
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])

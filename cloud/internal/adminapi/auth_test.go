@@ -90,6 +90,14 @@ func TestSessionExpiry(t *testing.T) {
 	if r := e.do("GET", "/admin/v1/me", tok, nil); r.status != 401 {
 		t.Fatalf("after idling: %d", r.status)
 	}
+	// The dead sessions (newEnv's, the expired and the idle one) are purged; a live one stays.
+	live := e.login(superEmail, superPassword)
+	if n, err := e.svc.PurgeExpiredSessions(t.Context()); err != nil || n != 3 {
+		t.Fatalf("purged %d, %v; want 3", n, err)
+	}
+	if r := e.do("GET", "/admin/v1/me", live, nil); r.status != 200 {
+		t.Fatalf("live session after purge: %d", r.status)
+	}
 }
 
 func TestTOTPEnrolmentLoginAndReplay(t *testing.T) {

@@ -190,12 +190,13 @@ func decodeCursor(s string) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: cursor", ErrInvalid)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil || len(b) != 8 {
 		return 0, fmt.Errorf("%w: cursor", ErrInvalid)
 	}
 	id := int64(binary.BigEndian.Uint64(b))
-	if id <= 0 {
+	if id <= 0 || EncodeCursor(id) != s { // only the canonical spelling
+
 		return 0, fmt.Errorf("%w: cursor", ErrInvalid)
 	}
 	return id, nil
