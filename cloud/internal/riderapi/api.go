@@ -2,6 +2,7 @@ package riderapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,6 +118,14 @@ func New(cfg Config) (*API, error) {
 	a.huma = humago.New(a.mux, hc)
 	a.huma.UseMiddleware(a.clientMiddleware, BearerAuth(a.huma, cfg.Tokens))
 	a.register()
+	// Anything else under /v1/ gets a problem too, not net/http's plain-text 404.
+	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		if err := json.NewEncoder(w).Encode(NewProblem(http.StatusNotFound, CodeNotFound, "no such route")); err != nil {
+			return // the client went away
+		}
+	})
 	return a, nil
 }
 

@@ -130,6 +130,8 @@ func TestProblems(t *testing.T) {
 		{"no bearer", req{method: "GET", path: "/v1/me"}, 401, riderapi.CodeUnauthorized},
 		{"not a jwt", req{method: "GET", path: "/v1/me", token: "abc.def.ghi"}, 401, riderapi.CodeUnauthorized},
 		{"unknown provider", req{method: "GET", path: "/v1/auth/oidc/nope/start"}, 404, riderapi.CodeUnknownProvider},
+		{"unknown route", req{method: "GET", path: "/v1/nothing/here"}, 404, riderapi.CodeNotFound},
+		{"wrong method", req{method: "GET", path: "/v1/auth/login"}, 404, riderapi.CodeNotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { expectProblem(t, e.do(c.req), c.status, c.code) })
