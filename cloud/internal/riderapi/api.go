@@ -65,6 +65,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.Version == "" {
 		cfg.Version = "1.0.0"
 	}
+	if cfg.Guard == (loginguard.Policy{}) {
+		cfg.Guard = loginguard.DefaultPolicy()
+	}
 	if err := cfg.Guard.Validate(); err != nil {
 		return nil, fmt.Errorf("riderapi: %w", err)
 	}
