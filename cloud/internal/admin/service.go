@@ -717,7 +717,7 @@ func checkSuperAdminRemains(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-func require(p Principal, perms PermissionSet, need Permission) error {
+func require(perms PermissionSet, need Permission) error {
 	if !perms.Has(need) {
 		return &ForbiddenError{Missing: []Permission{need}, Reason: "permission required"}
 	}
@@ -772,7 +772,7 @@ func (s *Service) CreateAdmin(ctx context.Context, p Principal, n NewAdmin, c Cl
 		if err != nil {
 			return err
 		}
-		if err := require(p, actor, PermAdminsManage); err != nil {
+		if err := require(actor, PermAdminsManage); err != nil {
 			return err
 		}
 		ids, perms, err := rolePermissions(ctx, tx, n.Roles)
@@ -838,18 +838,20 @@ func (s *Service) SetRoles(ctx context.Context, p Principal, id string, roles []
 	}
 	var out Admin
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		// The super_admin lock first: every role/status change queues here before locking
+		// admin rows, so two admins acting on each other cannot deadlock.
+		if err := lockSuperAdmin(ctx, tx); err != nil {
+			return err
+		}
 		actor, err := actorPermissions(ctx, tx, p.AdminID)
 		if err != nil {
 			return err
 		}
-		if err := require(p, actor, PermAdminsManage); err != nil {
+		if err := require(actor, PermAdminsManage); err != nil {
 			return err
 		}
 		if id == p.AdminID {
 			return ErrSelfChange
-		}
-		if err := lockSuperAdmin(ctx, tx); err != nil {
-			return err
 		}
 		before, err := targetWithin(ctx, tx, actor, id)
 		if err != nil {
@@ -891,18 +893,20 @@ func (s *Service) Disable(ctx context.Context, p Principal, id string, c Client)
 	}
 	var out Admin
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		// The super_admin lock first: every role/status change queues here before locking
+		// admin rows, so two admins acting on each other cannot deadlock.
+		if err := lockSuperAdmin(ctx, tx); err != nil {
+			return err
+		}
 		actor, err := actorPermissions(ctx, tx, p.AdminID)
 		if err != nil {
 			return err
 		}
-		if err := require(p, actor, PermAdminsManage); err != nil {
+		if err := require(actor, PermAdminsManage); err != nil {
 			return err
 		}
 		if id == p.AdminID {
 			return ErrSelfChange
-		}
-		if err := lockSuperAdmin(ctx, tx); err != nil {
-			return err
 		}
 		before, err := targetWithin(ctx, tx, actor, id)
 		if err != nil {

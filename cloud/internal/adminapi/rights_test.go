@@ -300,3 +300,20 @@ func TestAuditEndpointFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestMutualDisable: two admin managers disabling each other at once end with exactly one
+// disabled, the other refused (no deadlock, no 500).
+func TestMutualDisable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.newAdmin("a@example.com", admin.RoleSuperAdmin)
+	b := e.newAdmin("b@example.com", admin.RoleSuperAdmin)
+	ta, tb := e.login("a@example.com", superPassword), e.login("b@example.com", superPassword)
+	res := make(chan int, 2)
+	go func() { res <- e.do("POST", "/admin/v1/admins/"+b+"/disable", ta, nil).status }()
+	go func() { res <- e.do("POST", "/admin/v1/admins/"+a+"/disable", tb, nil).status }()
+	s1, s2 := <-res, <-res
+	if !(s1 == 200 && s2 == 401 || s1 == 401 && s2 == 200) {
+		t.Fatalf("statuses %d and %d, want one 200 and one 401", s1, s2)
+	}
+}
