@@ -31,12 +31,17 @@ APP_PASSWORD=${FLEETEDGE_PG_APP_PASSWORD:-fleetedge-app-dev}
 REPORTING_PASSWORD=${FLEETEDGE_PG_REPORTING_PASSWORD:-fleetedge-reporting-dev}
 
 # The server runs as `postgres` when we are root: it must be able to reach the data directory.
-# A checkout under a private home (e.g. /root on CI) is not reachable, so the default moves to
-# /var/tmp, keyed by the checkout path so two checkouts never share a server.
+# A directory under a private parent (a checkout in /root on CI, a mktemp clone) is not
+# reachable, so the data moves to /var/tmp, keyed by the wanted path so two checkouts (or a
+# checkout's dev and test servers) never share a server. This applies to FLEETEDGE_PG_DIR too.
+reachable_by_postgres() {
+	local d=$1
+	while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+	runuser -u postgres -- test -x "$d" 2>/dev/null
+}
 resolve_dir() {
-	if [ -z "${FLEETEDGE_PG_DIR:-}" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 &&
-		! runuser -u postgres -- test -x "$root" 2>/dev/null; then
-		PG_DIR=/var/tmp/fleetedge-postgres-$(printf %s "$root" | cksum | cut -d' ' -f1)
+	if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! reachable_by_postgres "$PG_DIR"; then
+		PG_DIR=/var/tmp/fleetedge-postgres-$(printf %s "$PG_DIR" | cksum | cut -d' ' -f1)
 	fi
 	DATA=$PG_DIR/data
 	SOCK=$PG_DIR/run
@@ -80,7 +85,7 @@ prepare_dir() {
 		id postgres >/dev/null 2>&1 || die "OS user 'postgres' is missing (it comes with the postgresql-15 package)"
 		chown postgres: "$PG_DIR"
 		runuser -u postgres -- test -x "$PG_DIR" 2>/dev/null ||
-			die "user postgres cannot reach $PG_DIR (a parent directory is private): set FLEETEDGE_PG_DIR"
+			die "user postgres cannot reach $PG_DIR (a parent directory is private)"
 	fi
 	chmod 0700 "$PG_DIR"
 }
