@@ -49,6 +49,8 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	dummy string // argon2id hash verified for unknown emails
+	// verify checks a password against a hash (verifyPassword; tests count the calls).
+	verify func(encoded, password string) bool
 }
 
 // New checks cfg and returns a Service.
@@ -97,7 +99,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: cfg.Log, dummy: dummy}, nil
+	return &Service{cfg: cfg, log: cfg.Log, dummy: dummy, verify: verifyPassword}, nil
 }
 
 // Client is where a request comes from (recorded in sessions and audit entries).
@@ -263,7 +265,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err != nil {
 			return fmt.Errorf("admin: login: %w", err)
 		}
-		ok := verifyPassword(hash, password)
+		ok := s.verify(hash, password)
 		now := s.cfg.Now()
 		if lockedUntil != nil && now.Before(*lockedUntil) {
 			loginErr = &LockedError{Until: *lockedUntil}
@@ -306,7 +308,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	return res, nil
 }
 
-func (s *Service) verifyDummy(password string) { verifyPassword(s.dummy, password) }
+func (s *Service) verifyDummy(password string) { s.verify(s.dummy, password) }
 
 // fail counts a failed attempt (committed with the surrounding transaction) and locks the
 // account at MaxFailures; it returns the error to give the caller.
@@ -1002,4 +1004,97 @@ func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("admin: purge sessions: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ChangePassword sets p's password after checking the current one (a wrong one counts towards
+// the lockout, so a stolen session cannot guess it freely) and ends p's other sessions.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, c Client) error {
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	hash, err := hashPassword(s.cfg.Argon2, next)
+	if err != nil {
+		return err
+	}
+	var callErr error
+	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		var old string
+		var failed int
+		var lockedUntil *time.Time
+		if err := tx.QueryRow(ctx, `SELECT password_hash, failed_logins, locked_until FROM admins WHERE id = $1 AND status = 'active' FOR UPDATE`,
+			p.AdminID).Scan(&old, &failed, &lockedUntil); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrUnauthenticated
+			}
+			return fmt.Errorf("admin: change password: %w", err)
+		}
+		now := s.cfg.Now()
+		if lockedUntil != nil && now.Before(*lockedUntil) {
+			callErr = &LockedError{Until: *lockedUntil}
+			return nil
+		}
+		if !s.verify(old, current) {
+			callErr, err = s.fail(ctx, tx, p.AdminID, p.Email, failed, lockedUntil, c, ErrInvalidCredentials)
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE admins SET password_hash = $2, failed_logins = 0, locked_until = NULL, updated_at = $3 WHERE id = $1`,
+			p.AdminID, hash, now); err != nil {
+			return fmt.Errorf("admin: change password: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE admin_id = $1 AND id <> $2`, p.AdminID, p.SessionID)
+		if err != nil {
+			return fmt.Errorf("admin: change password: %w", err)
+		}
+		_, err = s.cfg.Record(ctx, tx, audit.Entry{Actor: p.actor(c), Action: "admin.password_change", TargetType: "admin",
+			TargetID: p.AdminID, At: now, Details: map[string]any{"other_sessions_ended": tag.RowsAffected()}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return callErr
+}
+
+// ResetTOTP removes admin id's second factor (a lost phone): they log in with the password
+// alone until they enrol again, and their sessions end. Not on oneself (a stolen session must
+// not remove the factor); the same rules as Disable otherwise.
+func (s *Service) ResetTOTP(ctx context.Context, p Principal, id string, c Client) (Admin, error) {
+	if !isUUID(id) {
+		return Admin{}, ErrNotFound
+	}
+	var out Admin
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		if err := lockSuperAdmin(ctx, tx); err != nil {
+			return err
+		}
+		actor, err := actorPermissions(ctx, tx, p.AdminID)
+		if err != nil {
+			return err
+		}
+		if err := require(actor, PermAdminsManage); err != nil {
+			return err
+		}
+		if id == p.AdminID {
+			return ErrSelfChange
+		}
+		before, err := targetWithin(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		if _, err := tx.Exec(ctx, `UPDATE admins SET totp_ciphertext = NULL, totp_key_id = NULL, totp_last_step = NULL,
+				totp_pending_ciphertext = NULL, totp_pending_key_id = NULL, updated_at = $2 WHERE id = $1`, id, now); err != nil {
+			return fmt.Errorf("admin: reset totp: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE admin_id = $1`, id); err != nil {
+			return fmt.Errorf("admin: reset totp: %w", err)
+		}
+		if out, err = loadAdmin(ctx, tx, id); err != nil {
+			return err
+		}
+		_, err = s.cfg.Record(ctx, tx, audit.Entry{Actor: p.actor(c), Action: "admin.totp_reset", TargetType: "admin", TargetID: id, At: now,
+			Before: map[string]bool{"totp_enabled": before.TOTPEnabled}, After: map[string]bool{"totp_enabled": false}})
+		return err
+	})
+	return out, err
 }

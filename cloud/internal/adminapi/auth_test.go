@@ -248,3 +248,58 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 		t.Fatalf("11th attempt: %d %s", r.status, r.body)
 	}
 }
+
+func TestChangePasswordAndResetTOTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.newAdmin("ops@example.com", admin.RoleViewer)
+	tok, other := e.login("ops@example.com", superPassword), e.login("ops@example.com", superPassword)
+	const next = "a much better passphrase"
+	change := func(cur, nw string) response {
+		return e.do("POST", "/admin/v1/me/password", tok, map[string]string{"current_password": cur, "new_password": nw})
+	}
+	if r := change("not the password", next); r.status != 401 || r.code(t) != adminapi.CodeInvalidCredentials {
+		t.Fatalf("wrong current: %d %s", r.status, r.body)
+	}
+	if r := change(superPassword, "short"); r.status != 422 {
+		t.Fatalf("short new: %d %s", r.status, r.body)
+	}
+	if r := change(superPassword, next); r.status != 204 {
+		t.Fatalf("change: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/admin/v1/me", tok, nil); r.status != 200 {
+		t.Fatalf("this session after the change: %d", r.status)
+	}
+	if r := e.do("GET", "/admin/v1/me", other, nil); r.status != 401 {
+		t.Fatalf("other session after the change: %d", r.status)
+	}
+	if r := e.do("POST", "/admin/v1/auth/login", "", map[string]string{"email": "ops@example.com", "password": superPassword}); r.status != 401 {
+		t.Fatalf("old password: %d", r.status)
+	}
+	e.login("ops@example.com", next)
+
+	// Enrol TOTP, then a manager resets it (lost phone): password alone works again.
+	var enr adminapi.EnrolmentBody
+	e.do("POST", "/admin/v1/me/totp", tok, nil).json(t, &enr)
+	if r := e.do("POST", "/admin/v1/me/totp/confirm", tok, map[string]string{"code": totpCode(t, enr.Secret, e.clock.Now())}); r.status != 204 {
+		t.Fatalf("confirm: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", "/admin/v1/admins/"+e.super.AdminID+"/totp", e.login(superEmail, superPassword), nil); r.status != 403 || r.code(t) != adminapi.CodeSelfChange {
+		t.Fatalf("reset own totp: %d %s", r.status, r.body)
+	}
+	r := e.do("DELETE", "/admin/v1/admins/"+id+"/totp", e.login(superEmail, superPassword), nil)
+	var out adminapi.AdminBody
+	r.json(t, &out)
+	if r.status != 200 || out.TOTPEnabled {
+		t.Fatalf("reset: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/admin/v1/me", tok, nil); r.status != 401 {
+		t.Fatalf("session after totp reset: %d", r.status)
+	}
+	e.login("ops@example.com", next) // no challenge
+	for _, action := range []string{"admin.password_change", "admin.totp_reset"} {
+		if n := len(e.auditEntries(audit.Filter{TargetID: id, Action: action})); n != 1 {
+			t.Errorf("%s: %d entries", action, n)
+		}
+	}
+}

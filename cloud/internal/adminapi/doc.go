@@ -1,7 +1,7 @@
 // Package adminapi owns the operators' HTTP API under /admin/v1/ (huma v2, OpenAPI 3.1 served
 // at /admin/v1/openapi.json and committed as openapi.json next to this file): login with
-// password and TOTP, logout, the admin's own account and TOTP enrolment, admin management,
-// the role catalogue and the audit log.
+// password and TOTP, logout, the admin's own account (password change, TOTP enrolment), admin
+// management (create, roles, disable, TOTP reset), the role catalogue and the audit log.
 //
 // Access control is data: every operation is registered through Register with the Access it
 // needs — Public (login), Authenticated (any logged-in admin: /me, logout) or Requires(p) for

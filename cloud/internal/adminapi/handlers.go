@@ -204,6 +204,10 @@ func (a *API) register() {
 	Register(a, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: Prefix + "/me/totp/confirm", Tags: tagAuth,
 		Summary: "Confirm two-factor enrolment with a code", DefaultStatus: http.StatusNoContent},
 		Authenticated(), []int{http.StatusUnauthorized, http.StatusConflict}, a.confirmTOTP)
+	Register(a, huma.Operation{OperationID: "change-password", Method: http.MethodPost, Path: Prefix + "/me/password", Tags: tagAuth,
+		Summary: "Change one's own password", DefaultStatus: http.StatusNoContent,
+		Description: "Needs the current password (wrong ones count towards the lockout); ends the admin's other sessions. Audited (admin.password_change)."},
+		Authenticated(), []int{http.StatusUnauthorized, r}, a.changePassword)
 	Register(a, huma.Operation{OperationID: "list-admins", Method: http.MethodGet, Path: Prefix + "/admins", Tags: tagAdmins,
 		Summary: "List admins"}, Requires(admin.PermAdminsRead), nil, a.listAdmins)
 	Register(a, huma.Operation{OperationID: "create-admin", Method: http.MethodPost, Path: Prefix + "/admins", Tags: tagAdmins,
@@ -220,6 +224,10 @@ func (a *API) register() {
 		Summary:     "Disable an admin and end their sessions",
 		Description: "Not oneself; the caller must hold every permission of the target; the last active super_admin stays. Audited (admin.disable)."},
 		Requires(admin.PermAdminsManage), []int{http.StatusNotFound, http.StatusConflict}, a.disable)
+	Register(a, huma.Operation{OperationID: "reset-admin-totp", Method: http.MethodDelete, Path: Prefix + "/admins/{id}/totp", Tags: tagAdmins,
+		Summary:     "Remove an admin's second factor (lost device) and end their sessions",
+		Description: "Not on oneself; the caller must hold every permission of the target. Audited (admin.totp_reset)."},
+		Requires(admin.PermAdminsManage), []int{http.StatusNotFound}, a.resetTOTP)
 	Register(a, huma.Operation{OperationID: "list-roles", Method: http.MethodGet, Path: Prefix + "/roles", Tags: tagAdmins,
 		Summary: "List roles with their permissions"}, Requires(admin.PermAdminsRead), nil, a.listRoles)
 	Register(a, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: Prefix + "/audit", Tags: tagAudit,
@@ -363,6 +371,36 @@ func (a *API) disable(ctx context.Context, in *adminIDInput) (*adminOutput, erro
 	ad, err := a.cfg.Admins.Disable(ctx, p, in.ID, clientFrom(ctx))
 	if err != nil {
 		return nil, a.problemFor("disable admin", err)
+	}
+	return &adminOutput{Body: adminBody(ad)}, nil
+}
+
+type passwordInput struct {
+	Body struct {
+		Current string `json:"current_password" minLength:"1" maxLength:"1024" doc:"The current password"`
+		New     string `json:"new_password" minLength:"12" maxLength:"256" doc:"The new password (12..256 characters)"`
+	}
+}
+
+func (a *API) changePassword(ctx context.Context, in *passwordInput) (*noContent, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.cfg.Admins.ChangePassword(ctx, p, in.Body.Current, in.Body.New, clientFrom(ctx)); err != nil {
+		return nil, a.problemFor("change password", err)
+	}
+	return &noContent{}, nil
+}
+
+func (a *API) resetTOTP(ctx context.Context, in *adminIDInput) (*adminOutput, error) {
+	p, err := a.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ad, err := a.cfg.Admins.ResetTOTP(ctx, p, in.ID, clientFrom(ctx))
+	if err != nil {
+		return nil, a.problemFor("reset totp", err)
 	}
 	return &adminOutput{Body: adminBody(ad)}, nil
 }
