@@ -27,11 +27,24 @@ ready_timeout="${FLEETEDGE_CH_READY_TIMEOUT:-60}"
 server_bin="${FLEETEDGE_CH_SERVER:-clickhouse-server}"
 run_user=clickhouse
 
-conf="$dir/config.xml"
-users="$dir/users.xml"
-pidfile="$dir/run/clickhouse-server.pid"
-lockfile="$dir/.lock"
-logdir="$dir/log"
+# As root the server runs as `clickhouse`, which must reach the data directory: one under a
+# private parent (a checkout in /root, a mktemp clone) moves to /var/tmp, keyed by the wanted
+# path so two checkouts (or a checkout's dev and test servers) never share a server.
+resolve_dir() {
+	local d=$dir
+	if [ "$(id -u)" -eq 0 ] && id "$run_user" >/dev/null 2>&1; then
+		while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+		if ! runuser -u "$run_user" -- test -x "$d" 2>/dev/null; then
+			dir=/var/tmp/fleetedge-clickhouse-$(printf %s "$dir" | cksum | cut -d' ' -f1)
+		fi
+	fi
+	conf="$dir/config.xml"
+	users="$dir/users.xml"
+	pidfile="$dir/run/clickhouse-server.pid"
+	lockfile="$dir/.lock"
+	logdir="$dir/log"
+}
+resolve_dir
 
 die() { echo "clickhouse.sh: $*" >&2; exit 1; }
 
@@ -66,6 +79,7 @@ cmd_install() {
 		DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y clickhouse-server clickhouse-client >&2
 	fi
 	command -v "$server_bin" >/dev/null 2>&1 || die "install finished but $server_bin is not on PATH"
+	resolve_dir # the clickhouse user exists only now
 }
 
 # server_pid prints the PID of our server when it is alive, and fails otherwise.
