@@ -19,7 +19,7 @@ type AdminBody struct {
 	Email       string     `json:"email" doc:"Login email (lower case)"`
 	DisplayName string     `json:"display_name" doc:"Name shown in dashboards and the audit log"`
 	Status      string     `json:"status" enum:"active,disabled" doc:"Disabled admins cannot log in"`
-	Roles       []string   `json:"roles" doc:"Names of the roles held (see GET /admin/v1/roles)"`
+	Roles       []string   `json:"roles" nullable:"false" doc:"Names of the roles held (see GET /admin/v1/roles)"`
 	TOTPEnabled bool       `json:"totp_enabled" doc:"Whether login needs a TOTP code"`
 	CreatedAt   time.Time  `json:"created_at" doc:"When the account was created"`
 	UpdatedAt   time.Time  `json:"updated_at" doc:"Last change of the account"`
@@ -80,7 +80,7 @@ type noContent struct{}
 // MeBody is the logged-in admin with their effective permissions.
 type MeBody struct {
 	Admin       AdminBody `json:"admin" doc:"The admin"`
-	Permissions []string  `json:"permissions" doc:"Union of the permissions of the admin's roles, sorted"`
+	Permissions []string  `json:"permissions" nullable:"false" doc:"Union of the permissions of the admin's roles, sorted"`
 	SessionID   string    `json:"session_id" format:"uuid" doc:"Id of this session (as in audit entries of login/logout)"`
 }
 
@@ -102,7 +102,7 @@ type codeInput struct {
 
 // AdminListBody lists admins.
 type AdminListBody struct {
-	Admins []AdminBody `json:"admins" doc:"Every admin, by email"`
+	Admins []AdminBody `json:"admins" nullable:"false" doc:"Every admin, by email"`
 }
 
 type adminListOutput struct{ Body AdminListBody }
@@ -114,7 +114,7 @@ type createAdminInput struct {
 		Email       string   `json:"email" minLength:"3" maxLength:"254" doc:"Login email"`
 		DisplayName string   `json:"display_name" minLength:"1" maxLength:"200" doc:"Name shown in dashboards"`
 		Password    string   `json:"password" minLength:"12" maxLength:"256" doc:"Initial password (12..256 characters)"`
-		Roles       []string `json:"roles" maxItems:"16" doc:"Role names; each role's permissions must all be held by the caller"`
+		Roles       []string `json:"roles" nullable:"false" maxItems:"16" doc:"Role names; each role's permissions must all be held by the caller"`
 	}
 }
 
@@ -125,7 +125,7 @@ type adminIDInput struct {
 type setRolesInput struct {
 	ID   string `path:"id" format:"uuid" doc:"Admin id"`
 	Body struct {
-		Roles []string `json:"roles" maxItems:"16" doc:"The complete new set of role names"`
+		Roles []string `json:"roles" nullable:"false" maxItems:"16" doc:"The complete new set of role names"`
 	}
 }
 
@@ -133,12 +133,12 @@ type setRolesInput struct {
 type RoleBody struct {
 	Name        string   `json:"name" doc:"Role name"`
 	Description string   `json:"description" doc:"What the role is for"`
-	Permissions []string `json:"permissions" doc:"Permission codes the role grants, sorted"`
+	Permissions []string `json:"permissions" nullable:"false" doc:"Permission codes the role grants, sorted"`
 }
 
 // RoleListBody lists roles.
 type RoleListBody struct {
-	Roles []RoleBody `json:"roles" doc:"Every role, by name"`
+	Roles []RoleBody `json:"roles" nullable:"false" doc:"Every role, by name"`
 }
 
 type roleListOutput struct{ Body RoleListBody }
@@ -171,7 +171,7 @@ type AuditEntryBody struct {
 
 // AuditPageBody is a page of audit entries, newest first.
 type AuditPageBody struct {
-	Entries    []AuditEntryBody `json:"entries" doc:"Entries, newest first"`
+	Entries    []AuditEntryBody `json:"entries" nullable:"false" doc:"Entries, newest first"`
 	NextCursor string           `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
 }
 

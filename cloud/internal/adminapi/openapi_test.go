@@ -106,6 +106,9 @@ func TestOpenAPIDocumentIsPrecise(t *testing.T) {
 			if d, _ := s["description"].(string); d == "" {
 				t.Errorf("schema %s: property %s has no description", name, prop)
 			}
+			if ts, ok := s["type"].([]any); ok {
+				t.Errorf("schema %s: property %s is nullable (%v): dashboards would have to check null", name, prop, ts)
+			}
 			if !typed && !ref && prop != "value" { // ErrorDetail.value: the offending input, any JSON
 				t.Errorf("schema %s: property %s has no type", name, prop)
 			}

@@ -49,8 +49,8 @@ type Problem struct {
 	Detail   string              `json:"detail,omitempty" doc:"Human-readable explanation of this occurrence"`
 	Code     string              `json:"code" doc:"Stable machine-readable error code" enum:"invalid_request,weak_password,invalid_credentials,locked,rate_limited,totp_invalid,totp_replay,challenge_invalid,unauthorized,forbidden,self_change,last_super_admin,email_taken,unknown_role,totp_enabled,totp_not_enrolling,not_found,unavailable,internal"`
 	Instance string              `json:"instance,omitempty" doc:"URI reference of this occurrence"`
-	Missing  []string            `json:"missing_permissions,omitempty" doc:"For forbidden: the permissions the caller lacks"`
-	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"For invalid_request and weak_password: which inputs are wrong"`
+	Missing  []string            `json:"missing_permissions,omitempty" nullable:"false" doc:"For forbidden: the permissions the caller lacks"`
+	Errors   []*huma.ErrorDetail `json:"errors,omitempty" nullable:"false" doc:"For invalid_request and weak_password: which inputs are wrong"`
 
 	headers http.Header
 }
