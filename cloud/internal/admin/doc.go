@@ -32,7 +32,12 @@
 //     change or disable only admins whose current permissions are all among the actor's own —
 //     so a super_admin (who holds every permission) can do anything, and nobody can create or
 //     shape an account more powerful than themself;
-//   - the last active admin holding super_admin cannot lose it or be disabled (ErrLastSuperAdmin).
+//   - the last active admin holding super_admin cannot lose it or be disabled (ErrLastSuperAdmin);
+//   - ResetTOTP (lost device) follows the same rules; ChangePassword is only for oneself and needs
+//     the current password (wrong ones count towards the lockout).
+//
+// Every change that touches roles or status takes a row lock on the super_admin role first, so
+// such changes serialise and two admins acting on each other cannot deadlock.
 //
 // Roles and their permissions are seeded by migrations (00003, 00009); the API does not edit
 // the catalogue. Service is safe for concurrent use.
