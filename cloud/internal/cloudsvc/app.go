@@ -19,6 +19,7 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
 	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
+	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
 	"github.com/fleetedge/fleetedge/shared/obs"
 )
 
@@ -42,6 +43,11 @@ type App struct {
 	// live is the latest state of every vehicle, fed by the ingest consumer,
 	// for the APIs (no ClickHouse query for "where is it now").
 	live *livestate.Fleet
+	// rider is the rider API, built once PostgreSQL is connected (roles all/api);
+	// purgeCancel/purgeDone stop its session purge.
+	rider       atomic.Pointer[riderapi.API]
+	purgeCancel context.CancelFunc
+	purgeDone   chan struct{}
 	// ingestCancel/ingestDone stop and await the FLEET_UP consumer (role ingest).
 	ingestCancel context.CancelFunc
 	ingestDone   chan error
@@ -84,7 +90,9 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	mux := obs.NewMux(a.reg, a.health, log.With("component", "http"))
-	// Later issues: when cfg.Role.HasAPI(), mount the admin and rider APIs on mux here.
+	if cfg.Role.HasAPI() {
+		mux.Handle("/v1/", a.riderHandler())
+	}
 	handler, err := obs.InstrumentHTTP(a.reg, mux)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -182,6 +190,12 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}); err != nil {
 		return err
+	}
+
+	if a.cfg.Role.HasAPI() {
+		if err := a.startRiders(); err != nil {
+			return err
+		}
 	}
 
 	if err := a.retry(ctx, "clickhouse open", func(ctx context.Context) error {
@@ -306,7 +320,12 @@ func (a *App) stop(parent context.Context) error {
 				errs = append(errs, fmt.Errorf("cloud: %w", err))
 			}
 		}
-		// 3. The ingest consumer: writes and acks what it holds, then returns.
+		// 3. Background work of the APIs, then the ingest consumer (writes and acks
+		// what it holds, then returns).
+		if a.purgeCancel != nil {
+			a.purgeCancel()
+			<-a.purgeDone
+		}
 		if a.ingestCancel != nil {
 			a.ingestCancel()
 			select {

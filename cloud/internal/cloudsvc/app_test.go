@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore/pgstoretest"
@@ -41,6 +42,11 @@ func testConfig(t *testing.T, role Role) Config {
 	cfg.Postgres.MigratorDSN = Secret(db.MigratorDSN)
 	cfg.ClickHouse.DSN = Secret(chDSN)
 	cfg.StartupTimeout = Duration(30 * time.Second)
+	key, err := fieldcrypt.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.FieldCrypt = FieldCryptConfig{Keys: Key("k1:" + key), CurrentKey: "k1"}
 	return cfg
 }
 

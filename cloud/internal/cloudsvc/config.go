@@ -137,6 +137,8 @@ type Config struct {
 	Postgres   PostgresConfig   `json:"postgres"`
 	ClickHouse ClickHouseConfig `json:"clickhouse"`
 	NATS       NATSConfig       `json:"nats"`
+	FieldCrypt FieldCryptConfig `json:"fieldcrypt"`
+	Riders     RidersConfig     `json:"riders"`
 
 	// StartupTimeout bounds connecting to and migrating the databases and starting NATS,
 	// retrying while a dependency is still coming up.
@@ -242,6 +244,7 @@ func Default() Config {
 				Replicas:        st.Replicas,
 			},
 		},
+		Riders:          defaultRiders(),
 		StartupTimeout:  Duration(60 * time.Second),
 		ShutdownTimeout: Duration(20 * time.Second),
 	}
@@ -295,6 +298,7 @@ func (c Config) Validate() error {
 	if err := c.Log.Validate(); err != nil {
 		bad("log", "%v", err)
 	}
+	c.validateRiders(bad)
 	if c.DataDir == "" {
 		bad("data_dir", "empty")
 	}

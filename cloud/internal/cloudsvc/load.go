@@ -46,6 +46,12 @@ func secretSetting(flagName, env, usage string, p func(*Config) *Secret) setting
 		func(c *Config) string { return p(c).String() }, false}
 }
 
+func keySetting(flagName, env, usage string, p func(*Config) *Key) setting {
+	return setting{flagName, env, usage,
+		func(c *Config, v string) error { *p(c) = Key(v); return nil },
+		func(c *Config) string { return p(c).String() }, false}
+}
+
 func boolSetting(flagName, env, usage string, p func(*Config) *bool) setting {
 	return setting{flagName, env, usage,
 		func(c *Config, v string) error {
@@ -138,6 +144,13 @@ var settings = []setting{
 	durSetting("nats-fsync-interval", "FLEETEDGE_CLOUD_NATS_FSYNC_INTERVAL", "0 = fsync every write; >0 = background fsync (may lose acked data on power loss)", func(c *Config) *Duration { return &c.NATS.FsyncInterval }),
 	strSetting("nats-tls-cert", "FLEETEDGE_CLOUD_NATS_TLS_CERT", "embedded NATS listener TLS certificate (enables TLS)", func(c *Config) *string { return &c.NATS.TLSCertFile }),
 	strSetting("nats-tls-key", "FLEETEDGE_CLOUD_NATS_TLS_KEY", "embedded NATS listener TLS key", func(c *Config) *string { return &c.NATS.TLSKeyFile }),
+	keySetting("fieldcrypt-keys", "FLEETEDGE_FIELDCRYPT_KEYS", "encryption keyring for personal data at rest, id:BASE64KEY,… (required by the API roles)", func(c *Config) *Key { return &c.FieldCrypt.Keys }),
+	strSetting("fieldcrypt-current-key", "FLEETEDGE_FIELDCRYPT_CURRENT_KEY", "id of the keyring key that encrypts", func(c *Config) *string { return &c.FieldCrypt.CurrentKey }),
+	keySetting("rider-jwt-keys", "FLEETEDGE_RIDER_JWT_KEYS", "rider access-token signing keys, id:BASE64SEED,… (empty: generated at start, dev only)", func(c *Config) *Key { return &c.Riders.JWTKeys }),
+	strSetting("rider-jwt-current-key", "FLEETEDGE_RIDER_JWT_CURRENT_KEY", "id of the signing key", func(c *Config) *string { return &c.Riders.JWTCurrentKey }),
+	durSetting("rider-access-ttl", "FLEETEDGE_RIDER_ACCESS_TTL", "rider access-token lifetime", func(c *Config) *Duration { return &c.Riders.AccessTTL }),
+	durSetting("rider-refresh-ttl", "FLEETEDGE_RIDER_REFRESH_TTL", "rider refresh-token lifetime", func(c *Config) *Duration { return &c.Riders.RefreshTTL }),
+	keySetting("rider-oidc-state-key", "FLEETEDGE_RIDER_OIDC_STATE_KEY", "base64 key (>= 32 bytes) signing the OIDC login state (providers in the config file)", func(c *Config) *Key { return &c.Riders.OIDCStateKey }),
 	strSetting("nats-roster-file", "FLEETEDGE_CLOUD_NATS_ROSTER_FILE", "gateway roster (ids, cities, public nkeys); required unless nats-host is loopback", func(c *Config) *string { return &c.NATS.RosterFile }),
 	durSetting("nats-gateway-reply-ttl", "FLEETEDGE_CLOUD_NATS_GATEWAY_REPLY_TTL", "how long a gateway may answer a command request (0 = 11m)", func(c *Config) *Duration { return &c.NATS.GatewayReplyTTL }),
 	strSetting("nats-nkey-seed-file", "FLEETEDGE_CLOUD_NATS_NKEY_SEED_FILE", "nkey seed authenticating the cloud to an external NATS", func(c *Config) *string { return &c.NATS.NkeySeedFile }),

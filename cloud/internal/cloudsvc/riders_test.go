@@ -1,0 +1,98 @@
+package cloudsvc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func postJSON(t *testing.T, url string, body any) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("POST %s: %d, body: %v", url, resp.StatusCode, err)
+	}
+	return resp.StatusCode, out
+}
+
+// TestAppServesRiderAPI: the running cloud serves the rider API on /v1/: sign up, log
+// in, read the profile with the access token; a wrong password is a problem+json 401.
+func TestAppServesRiderAPI(t *testing.T) {
+	cfg := testConfig(t, RoleAll)
+	app, cancel, runErr := startApp(t, cfg)
+	waitReady(t, app, runErr)
+	base := "http://" + app.HTTPAddr() + "/v1"
+
+	code, body := postJSON(t, base+"/auth/signup", map[string]any{"first_name": "Ada", "last_name": "Lovelace",
+		"email": "Ada@Example.com", "password": "correct horse battery"})
+	if code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("signup: %d %v", code, body)
+	}
+	code, body = postJSON(t, base+"/auth/login", map[string]any{"email": "ada@example.com", "password": "correct horse battery"})
+	token, _ := body["access_token"].(string)
+	if code != http.StatusOK || token == "" {
+		t.Fatalf("login: %d %v", code, body)
+	}
+	req, err := http.NewRequest(http.MethodGet, base+"/me", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || me["email"] != "ada@example.com" {
+		t.Fatalf("me: %d %v %v", resp.StatusCode, me, err)
+	}
+	code, body = postJSON(t, base+"/auth/login", map[string]any{"email": "ada@example.com", "password": "wrong password!!"})
+	if code != http.StatusUnauthorized || body["code"] != "invalid_credentials" {
+		t.Fatalf("wrong password: %d %v", code, body)
+	}
+	if code, spec := get(t, base+"/openapi.json"); code != 200 || !strings.Contains(spec, `"openapi":"3.1`) {
+		t.Fatalf("openapi: %d %.200s", code, spec)
+	}
+	stopApp(t, app, cancel, runErr)
+}
+
+func TestKeyringConfig(t *testing.T) {
+	cfg := Default()
+	cfg.Role = RoleAPI
+	cfg.FieldCrypt.Keys = "k1:AAAA"
+	if err := cfg.Validate(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "fieldcrypt") {
+		t.Fatalf("keys without current key: %v", err)
+	}
+	// No keyring: a development key is created once in the data dir and reused.
+	cfg = Default()
+	cfg.DataDir = t.TempDir()
+	kr1, dev, err := cfg.keyring()
+	if err != nil || !dev {
+		t.Fatalf("dev keyring: %v dev=%v", err, dev)
+	}
+	sealed, err := kr1.Seal([]byte("+34 600 000 000"), []byte("ctx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr2, _, err := cfg.keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := kr2.Open(sealed, []byte("ctx")); err != nil || string(pt) != "+34 600 000 000" {
+		t.Fatalf("a restart must reuse the development key: %q %v", pt, err)
+	}
+}
