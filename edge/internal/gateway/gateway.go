@@ -195,7 +195,7 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	}); err != nil {
 		return g, err
 	}
-	if err := g.newFieldUI(); err != nil {
+	if err := g.newFieldUI(log); err != nil {
 		return g, err
 	}
 	mux := obs.NewMux(g.reg, g.health, log)
@@ -209,7 +209,7 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 
 // newFieldUI loads the technicians' accounts (file when configured, else the
 // stored copy) and builds the UI.
-func (g *Gateway) newFieldUI() error {
+func (g *Gateway) newFieldUI(log *slog.Logger) error {
 	c := g.cfg.UI
 	var err error
 	if g.accounts, err = fieldui.NewAccounts(c.BreakGlassUser, c.BreakGlassHash); err != nil {
@@ -242,7 +242,7 @@ func (g *Gateway) newFieldUI() error {
 		SecureCookies: c.SecureCookies, CommandTimeout: c.CommandTimeout.D(),
 	}, fieldui.Deps{
 		Fleet: g.fleet, Commands: g.commands, Zones: g.zones.Load, Events: g.ingest, Accounts: g.accounts,
-		History: g.history, City: g.cfg.City, GatewayID: g.cfg.GatewayID, Logger: g.log,
+		History: g.history, City: g.cfg.City, GatewayID: g.cfg.GatewayID, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -251,7 +251,12 @@
         if (r.outcome === 'timeout') msg += ' — no answer from the scooter';
         if (r.error && !ok) msg += ' — ' + r.error;
         box.textContent = msg;
-        if (r.reply) { var pre = document.createElement('pre'); pre.textContent = JSON.stringify(r.reply); box.appendChild(pre); }
+        if (r.reply) {
+          var pre = document.createElement('pre');
+          pre.textContent = Object.keys(r.reply).filter(function (k) { return k !== 'from' && k !== 'present'; })
+            .map(function (k) { return k + ': ' + JSON.stringify(r.reply[k]); }).join('\n');
+          box.appendChild(pre);
+        }
         box.dataset.outcome = r.outcome;
         loadVehicle();
       })
