@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/downlink"
 	"github.com/fleetedge/fleetedge/cloud/internal/ingest"
@@ -46,6 +47,7 @@ type App struct {
 	// rider is the rider API, built once PostgreSQL is connected (roles all/api);
 	// purgeCancel/purgeDone stop its session purge.
 	rider       atomic.Pointer[riderapi.API]
+	admin       atomic.Pointer[adminapi.API]
 	purgeCancel context.CancelFunc
 	purgeDone   chan struct{}
 	// ingestCancel/ingestDone stop and await the FLEET_UP consumer (role ingest).
@@ -92,6 +94,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	mux := obs.NewMux(a.reg, a.health, log.With("component", "http"))
 	if cfg.Role.HasAPI() {
 		mux.Handle("/v1/", a.riderHandler())
+		mux.Handle(adminapi.Prefix+"/", a.adminHandler())
 	}
 	handler, err := obs.InstrumentHTTP(a.reg, mux)
 	if err != nil {
@@ -193,7 +196,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 
 	if a.cfg.Role.HasAPI() {
-		if err := a.startRiders(); err != nil {
+		if err := a.startAPIs(ctx); err != nil {
 			return err
 		}
 	}

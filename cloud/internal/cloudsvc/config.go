@@ -139,6 +139,7 @@ type Config struct {
 	NATS       NATSConfig       `json:"nats"`
 	FieldCrypt FieldCryptConfig `json:"fieldcrypt"`
 	Riders     RidersConfig     `json:"riders"`
+	Admin      AdminConfig      `json:"admin"`
 
 	// StartupTimeout bounds connecting to and migrating the databases and starting NATS,
 	// retrying while a dependency is still coming up.
@@ -299,6 +300,7 @@ func (c Config) Validate() error {
 		bad("log", "%v", err)
 	}
 	c.validateRiders(bad)
+	c.validateAdmin(bad)
 	if c.DataDir == "" {
 		bad("data_dir", "empty")
 	}

@@ -151,6 +151,8 @@ var settings = []setting{
 	durSetting("rider-access-ttl", "FLEETEDGE_RIDER_ACCESS_TTL", "rider access-token lifetime", func(c *Config) *Duration { return &c.Riders.AccessTTL }),
 	durSetting("rider-refresh-ttl", "FLEETEDGE_RIDER_REFRESH_TTL", "rider refresh-token lifetime", func(c *Config) *Duration { return &c.Riders.RefreshTTL }),
 	keySetting("rider-oidc-state-key", "FLEETEDGE_RIDER_OIDC_STATE_KEY", "base64 key (>= 32 bytes) signing the OIDC login state (providers in the config file)", func(c *Config) *Key { return &c.Riders.OIDCStateKey }),
+	strSetting("admin-bootstrap-email", "FLEETEDGE_ADMIN_BOOTSTRAP_EMAIL", "creates the first super admin with this email when no admin exists", func(c *Config) *string { return &c.Admin.BootstrapEmail }),
+	strSetting("admin-bootstrap-password-file", "FLEETEDGE_ADMIN_BOOTSTRAP_PASSWORD_FILE", "file holding the first super admin's password", func(c *Config) *string { return &c.Admin.BootstrapPasswordFile }),
 	strSetting("nats-roster-file", "FLEETEDGE_CLOUD_NATS_ROSTER_FILE", "gateway roster (ids, cities, public nkeys); required unless nats-host is loopback", func(c *Config) *string { return &c.NATS.RosterFile }),
 	durSetting("nats-gateway-reply-ttl", "FLEETEDGE_CLOUD_NATS_GATEWAY_REPLY_TTL", "how long a gateway may answer a command request (0 = 11m)", func(c *Config) *Duration { return &c.NATS.GatewayReplyTTL }),
 	strSetting("nats-nkey-seed-file", "FLEETEDGE_CLOUD_NATS_NKEY_SEED_FILE", "nkey seed authenticating the cloud to an external NATS", func(c *Config) *string { return &c.NATS.NkeySeedFile }),

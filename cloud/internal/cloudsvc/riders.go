@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/admin"
+	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/authtoken"
 	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
@@ -217,9 +219,9 @@ func (a *App) riderHandler() http.Handler {
 	})
 }
 
-// startRiders builds the rider API on the connected pool and starts the hourly purge of
-// expired sessions (owned by Run's context through a.bg).
-func (a *App) startRiders() error {
+// startAPIs builds the rider and admin APIs on the connected pool and starts the
+// periodic purge of expired sessions (stopped in stop()).
+func (a *App) startAPIs(ctx context.Context) error {
 	s, generated, err := a.cfg.riderSettings()
 	if err != nil {
 		return fmt.Errorf("cloud: rider API: %w", err)
@@ -240,25 +242,114 @@ func (a *App) startRiders() error {
 		return fmt.Errorf("cloud: rider API: %w", err)
 	}
 	a.rider.Store(api)
-	ctx, cancel := context.WithCancel(context.Background())
+	admins, err := a.startAdmin(ctx, kr)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.Background())
 	a.purgeCancel = cancel
 	a.purgeDone = make(chan struct{})
 	go func() {
 		defer close(a.purgeDone)
-		t := time.NewTicker(time.Hour)
+		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-pctx.Done():
 				return
 			case <-t.C:
-				if n, err := api.PurgeExpiredSessions(ctx); err != nil {
+				if n, err := api.PurgeExpiredSessions(pctx); err != nil {
 					a.log.Warn("purge expired rider sessions", "err", err)
 				} else if n > 0 {
 					a.log.Info("purged expired rider sessions", "count", n)
+				}
+				if n, err := admins.PurgeExpiredSessions(pctx); err != nil {
+					a.log.Warn("purge expired admin sessions", "err", err)
+				} else if n > 0 {
+					a.log.Info("purged expired admin sessions", "count", n)
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+// AdminConfig configures the admin API under /admin/v1/ (roles all and api).
+type AdminConfig struct {
+	// BootstrapEmail, with BootstrapPasswordFile, creates the first super admin at start
+	// when no admin exists yet (a no-op otherwise, safe on every start and replica). The
+	// password comes from a file, never from the command line.
+	BootstrapEmail        string `json:"bootstrap_email"`
+	BootstrapName         string `json:"bootstrap_name"`
+	BootstrapPasswordFile string `json:"bootstrap_password_file"`
+	// TrustedProxies (CIDRs) may set X-Forwarded-For (audit "from where", rate limits).
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+}
+
+func (c Config) validateAdmin(bad func(setting, format string, args ...any)) {
+	if !c.Role.HasAPI() {
+		return
+	}
+	if (c.Admin.BootstrapEmail == "") != (c.Admin.BootstrapPasswordFile == "") {
+		bad("admin.bootstrap_email", "bootstrap_email and bootstrap_password_file go together")
+	}
+	for _, p := range c.Admin.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("admin.trusted_proxies", "%q: %v", p, err)
+		}
+	}
+}
+
+// adminHandler serves /admin/v1/ once the admin API is built; 503 until then.
+func (a *App) adminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if api := a.admin.Load(); api != nil {
+			api.Handler().ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+}
+
+// startAdmin builds the admin API on the connected pool, creating the bootstrap admin
+// when configured and none exists.
+func (a *App) startAdmin(ctx context.Context, kr *fieldcrypt.Keyring) (*admin.Service, error) {
+	log := a.log.With("component", "admin")
+	svc, err := admin.New(admin.Config{Pool: a.pg.Load(), Keyring: kr, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: admin: %w", err)
+	}
+	if c := a.cfg.Admin; c.BootstrapEmail != "" {
+		pw, err := os.ReadFile(c.BootstrapPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: admin bootstrap password: %w", err)
+		}
+		name := c.BootstrapName
+		if name == "" {
+			name = "Administrator"
+		}
+		created, err := svc.Bootstrap(ctx, c.BootstrapEmail, name, strings.TrimSpace(string(pw)))
+		if err != nil {
+			return nil, fmt.Errorf("cloud: admin bootstrap: %w", err)
+		}
+		if created {
+			log.Info("first super admin created", "email", c.BootstrapEmail)
+		}
+	}
+	var proxies []netip.Prefix
+	for _, p := range a.cfg.Admin.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: admin.trusted_proxies: %w", err)
+		}
+		proxies = append(proxies, pfx)
+	}
+	api, err := adminapi.New(adminapi.Config{Admins: svc, Audit: a.pg.Load(), TrustedProxies: proxies,
+		Log: a.log.With("component", "adminapi")})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: admin API: %w", err)
+	}
+	a.admin.Store(api)
+	return svc, nil
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -95,4 +98,52 @@ func TestKeyringConfig(t *testing.T) {
 	if pt, err := kr2.Open(sealed, []byte("ctx")); err != nil || string(pt) != "+34 600 000 000" {
 		t.Fatalf("a restart must reuse the development key: %q %v", pt, err)
 	}
+}
+
+// TestAppServesAdminAPI: the first super admin is created from the bootstrap settings,
+// logs in on /admin/v1/, and reads the audit log that recorded its creation; riders'
+// tokens and anonymous calls are refused.
+func TestAppServesAdminAPI(t *testing.T) {
+	cfg := testConfig(t, RoleAll)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("a long bootstrap password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Admin = AdminConfig{BootstrapEmail: "root@example.com", BootstrapPasswordFile: pwFile}
+	app, cancel, runErr := startApp(t, cfg)
+	waitReady(t, app, runErr)
+	base := "http://" + app.HTTPAddr() + "/admin/v1"
+
+	code, body := postJSON(t, base+"/auth/login", map[string]any{"email": "root@example.com", "password": "a long bootstrap password"})
+	session, _ := body["session"].(map[string]any)
+	token, _ := session["token"].(string)
+	if code != http.StatusOK || body["status"] != "ok" || token == "" {
+		t.Fatalf("admin login: %d %v", code, body)
+	}
+	call := func(tok string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, base+"/audit?limit=10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, b := call(token); code != http.StatusOK || !strings.Contains(b, "root@example.com") {
+		t.Fatalf("audit as super admin: %d %.300s", code, b)
+	}
+	if code, _ := call(""); code != http.StatusUnauthorized {
+		t.Fatalf("audit without a session: %d, want 401", code)
+	}
+	stopApp(t, app, cancel, runErr)
 }
