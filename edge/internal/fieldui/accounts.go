@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -102,8 +103,10 @@ type Principal struct {
 type Accounts struct {
 	table      atomic.Pointer[map[string]account]
 	breakGlass *account
-	dummy      phc
 	sem        chan struct{}
+
+	dummyOnce sync.Once
+	dummy     phc
 }
 
 // NewAccounts returns an empty store with the break-glass account user/hash
@@ -125,18 +128,20 @@ func NewAccounts(breakGlassUser, breakGlassHash string) (*Accounts, error) {
 		}
 		a.breakGlass = &account{name: breakGlassUser, display: "break-glass", hash: h, breakGlass: true}
 	}
-	// Unknown users are checked against a throw-away hash so that a login
-	// for a missing account costs as much as one with a wrong password.
-	pw := make([]byte, 16)
-	if _, err := rand.Read(pw); err != nil {
-		return nil, fmt.Errorf("fieldui: dummy password: %w", err)
-	}
-	s, err := HashPassword(string(pw), DefaultArgon2)
-	if err != nil {
-		return nil, err
-	}
-	a.dummy, _ = parsePHC(s) // our own format: cannot fail
 	return a, nil
+}
+
+// dummyHash is a throw-away hash with the default costs: unknown users are
+// checked against it so that a login for a missing account costs as much as
+// one with a wrong password. Made on first use.
+func (a *Accounts) dummyHash() phc {
+	a.dummyOnce.Do(func() {
+		salt := make([]byte, saltLen)
+		_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go ≥ 1.24)
+		p := DefaultArgon2
+		a.dummy = phc{p: p, salt: salt, key: make([]byte, keyLen)}
+	})
+	return a.dummy
 }
 
 // Apply validates doc and makes it the accounts in force (the break-glass
@@ -175,7 +180,7 @@ func (a *Accounts) Verify(user, password string) (Principal, bool) {
 	defer func() { <-a.sem }()
 	acc, ok := a.lookup(user)
 	if !ok {
-		a.dummy.matches(password)
+		a.dummyHash().matches(password)
 		return Principal{}, false
 	}
 	if !acc.hash.matches(password) || acc.disabled {

@@ -206,6 +206,9 @@ func TestLoginCookieAndCSRF(t *testing.T) {
 	if resp, _ := c.login("ana", "wrong"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
+	if resp, b := c.login("nobody", "ana-secret"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "wrong username or password") {
+		t.Fatalf("unknown user: %d %s", resp.StatusCode, b)
+	}
 	resp, _ := c.login("ana", "ana-secret")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login: %d", resp.StatusCode)

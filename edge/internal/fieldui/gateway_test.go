@@ -12,15 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetedge/fleetedge/edge/internal/command"
 	"github.com/fleetedge/fleetedge/edge/internal/fieldui"
 	"github.com/fleetedge/fleetedge/edge/internal/fieldui/fieldtest"
 	"github.com/fleetedge/fleetedge/edge/internal/gateway"
+	"github.com/fleetedge/fleetedge/protocol"
 )
 
 // startGateway runs a real gateway (broker, ingest, command queue, outbox,
 // field UI) on :0 ports with simulated scooters (real paho MQTT clients
 // authenticated with their own credentials) connected to it.
-func startGateway(t *testing.T, n int) (base string, files fieldtest.Files, fl *fieldtest.Scooters, stop func()) {
+func startGateway(t *testing.T, n int) (base string, files fieldtest.Files, fl *fieldtest.Scooters, g *gateway.Gateway, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	files, err := fieldtest.Provision(dir, n)
@@ -32,7 +34,7 @@ func startGateway(t *testing.T, n int) (base string, files fieldtest.Files, fl *
 	cfg.MQTT.TCPAddr, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.VehiclesFile, cfg.ZonesFile, cfg.UI.AccountsFile = files.Vehicles, files.Zones, files.Accounts
 	cfg.UI.CommandTimeout = gateway.Duration(5 * time.Second)
-	g, err := gateway.New(cfg, nil)
+	g, err = gateway.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +58,14 @@ func startGateway(t *testing.T, n int) (base string, files fieldtest.Files, fl *
 			t.Errorf("close: %v", err)
 		}
 	}
-	return "http://" + g.Addrs().HTTP, files, fl, stop
+	return "http://" + g.Addrs().HTTP, files, fl, g, stop
 }
 
 func TestGatewayUIWithScooters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a gateway and simulated scooters")
 	}
-	base, files, fl, stop := startGateway(t, 3)
+	base, files, fl, g, stop := startGateway(t, 3)
 	defer stop()
 	id := files.Creds[0].ID
 
@@ -171,6 +173,29 @@ func TestGatewayUIWithScooters(t *testing.T) {
 			}
 			get("/ui/api/vehicles?attention=1&q="+strings.ToLower(fallen), &l)
 			return len(l.Vehicles) == 1 && l.Vehicles[0].Cat == fieldui.CatFallen && slices.Contains(l.Vehicles[0].Att, "fallen")
+		})
+	})
+
+	t.Run("firmware upgrade progress", func(t *testing.T) {
+		v := files.Creds[2].ID
+		job, err := g.Commands().StartUpgrade(protocol.VehicleID(v), make([]byte, 3*1024), command.UpgradeOptions{
+			Source: "test", ResultTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer job.Cancel()
+		// Every package is taken; the job waits for the scooter's 69.
+		waitFor(t, "the upgrade's progress on the vehicle page", func() bool {
+			var d struct {
+				Upgrade *struct {
+					State       string `json:"state"`
+					Sent, Total int
+				} `json:"upgrade"`
+				Events []struct{ Kind string } `json:"events"`
+			}
+			get("/ui/api/vehicles/"+v, &d)
+			return d.Upgrade != nil && d.Upgrade.State == "running" && d.Upgrade.Sent == 3 && d.Upgrade.Total == 3 &&
+				slices.ContainsFunc(d.Events, func(e struct{ Kind string }) bool { return e.Kind == "firmware" })
 		})
 	})
 

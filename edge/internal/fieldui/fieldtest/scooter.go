@@ -165,6 +165,9 @@ func (sc *Scooter) onCommand(payload []byte) {
 		fields = map[string]any{"h": "HW1.2", "f": "FW3.4.5", "c": "8934000000000000000", "m": "861234567890123", "s": power, "t": 42}
 	case protocol.CodeSignalReply:
 		fields = map[string]any{"x": 23}
+	case protocol.CodeFirmwarePackageReply:
+		// Takes every package; the result (69) is left to the test (Finish).
+		fields = map[string]any{"x": cmd.(*protocol.FirmwarePackage).Serial, "s": 0}
 	default:
 		fields = map[string]any{"s": 0, "t": 42}
 	}
