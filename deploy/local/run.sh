@@ -74,8 +74,14 @@ if [ ! -f "$demo/vehicles.json" ] || [ ! -f "$demo/sim-credentials.json" ]; then
 	"$bin/scooter-sim" provision --n "$scooters" --out "$demo"
 fi
 
+# The first admin of the demo: created by the cloud at its first start (a no-op later).
+admin_email=admin@fleetedge.local
+admin_pw_file=$run/admin-password
+[ -s "$admin_pw_file" ] || (umask 077 && head -c 18 /dev/urandom | base64 >"$admin_pw_file")
+
 echo "run.sh: starting the cloud (HTTP $cloud_http, embedded NATS :$nats_port)"
 "$bin/cloud" --data-dir "$run/cloud" --http-addr "$cloud_http" --nats-port "$nats_port" \
+	--admin-bootstrap-email "$admin_email" --admin-bootstrap-password-file "$admin_pw_file" \
 	>"$run/cloud.log" 2>&1 &
 pids+=($!)
 wait_ready "http://$cloud_http/readyz" cloud "$run/cloud.log" "${pids[-1]}"
@@ -103,6 +109,8 @@ fleetedge is running (Ctrl-C stops everything).
                       $gw_url/metrics             Prometheus metrics ($gw_url/readyz)
                       mqtt://127.0.0.1:${mqtt##*:}            scooters' MQTT broker
   Cloud               http://$cloud_http/readyz   readiness of PostgreSQL, ClickHouse, NATS
+                      http://$cloud_http/v1/openapi.json         rider API (sign up, log in, profile)
+                      http://$cloud_http/admin/v1/openapi.json   admin API: $admin_email, password in $admin_pw_file
                       http://$cloud_http/metrics
                       nats://127.0.0.1:$nats_port         embedded NATS JetStream
   PostgreSQL          $FLEETEDGE_PG_APP_DSN
