@@ -482,3 +482,29 @@ func TestActionsAreValidCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveStreamEndsWithSession(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.srv.keepAlive = 20 * time.Millisecond
+	c := f.client(t)
+	c.mustLogin("ana", "ana-secret")
+	req, _ := http.NewRequest("GET", f.ts.URL+"/ui/api/live", nil)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("live: %d", resp.StatusCode)
+	}
+	if r, _ := c.do("POST", "/ui/api/logout", "", map[string]string{CSRFHeader: c.csrf}); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", r.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	select {
+	case <-done: // the server ended the stream
+	case <-time.After(5 * time.Second):
+		t.Fatal("event stream still open after logout")
+	}
+}

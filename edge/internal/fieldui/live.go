@@ -132,7 +132,11 @@ func (s *Server) tick() {
 
 // live streams marker updates as server-sent events: "snapshot" once, then
 // "update" events; a comment every 15 s keeps proxies from closing it.
-func (s *Server) live(w http.ResponseWriter, r *http.Request, _ session) {
+//
+// The stream ends when its session does (logout, expiry, account disabled),
+// checked at each keep-alive without counting as use: an open map on an
+// unattended phone still idles out.
+func (s *Server) live(w http.ResponseWriter, r *http.Request, x session) {
 	ch, snap, ok := s.hub.subscribe()
 	if !ok {
 		s.problem(w, http.StatusServiceUnavailable, "shutting down", "")
@@ -166,7 +170,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, _ session) {
 	if !write("snapshot", snap) {
 		return
 	}
-	keep := time.NewTicker(15 * time.Second)
+	keep := time.NewTicker(s.keepAlive)
 	defer keep.Stop()
 	for {
 		select {
@@ -177,7 +181,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, _ session) {
 				return
 			}
 		case <-keep.C:
-			if !write("", nil) {
+			if !s.sessions.alive(x.id, s.clock.Now()) || !s.d.Accounts.Active(x.user.Username) || !write("", nil) {
 				return
 			}
 		}
@@ -190,7 +194,6 @@ type zoneBody struct {
 	Kind string `json:"kind"`
 	// Polygons are [lon, lat] rings (outer first, then holes) per polygon.
 	Polygons [][][][2]float64 `json:"polygons"`
-	Active   bool             `json:"active"`
 }
 
 type zonesBody struct {
@@ -200,7 +203,6 @@ type zonesBody struct {
 // zones returns the applied zones; the encoding is cached per zone set.
 func (s *Server) zones(w http.ResponseWriter, _ *http.Request, _ session) {
 	set := s.d.Zones()
-	now := s.clock.Now()
 	s.zonesMu.Lock()
 	if s.zonesBytes == nil || s.zonesFor != set {
 		out := zonesBody{Zones: []zoneBody{}}
@@ -210,7 +212,7 @@ func (s *Server) zones(w http.ResponseWriter, _ *http.Request, _ session) {
 				if err != nil {
 					continue
 				}
-				out.Zones = append(out.Zones, toZoneBody(&z, set.Active(i, now)))
+				out.Zones = append(out.Zones, toZoneBody(&z))
 			}
 		}
 		s.zonesBytes, _ = json.Marshal(out) // plain structs: cannot fail
@@ -223,12 +225,12 @@ func (s *Server) zones(w http.ResponseWriter, _ *http.Request, _ session) {
 	_, _ = w.Write(b) // a failed write means the client left
 }
 
-func toZoneBody(z *zone.Zone, active bool) zoneBody {
+func toZoneBody(z *zone.Zone) zoneBody {
 	kind := z.Kind.String()
 	if kind == "" {
 		kind = "other"
 	}
-	b := zoneBody{ID: z.ID, Name: z.Name(""), Kind: kind, Active: active}
+	b := zoneBody{ID: z.ID, Name: z.Name(""), Kind: kind}
 	for _, poly := range z.Geometry {
 		var rings [][][2]float64
 		for _, ring := range poly {

@@ -162,6 +162,9 @@ type Server struct {
 	perUser  *limiter
 	hub      *hub
 	static   http.Handler
+	// keepAlive is the event streams' keep-alive period (15 s), also when
+	// they check that their session is still live.
+	keepAlive time.Duration
 
 	zonesMu    sync.Mutex
 	zonesFor   *zone.Set
@@ -199,7 +202,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		perIP:    newLimiter(cfg.LoginAttemptsPerMinute, time.Minute),
 		perUser:  newLimiter(cfg.LoginFailuresPerUser, 15*time.Minute),
 		static:   http.StripPrefix("/ui/static/", http.FileServerFS(sub)),
-		done:     make(chan struct{}),
+		done:     make(chan struct{}), keepAlive: 15 * time.Second,
 	}
 	s.hub = newHub()
 	ctx, cancel := context.WithCancel(context.Background())

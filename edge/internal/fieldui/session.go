@@ -100,6 +100,14 @@ func (s *sessions) get(id string, now time.Time) (session, bool) {
 	return *x, true
 }
 
+// alive reports whether a session is still live, without refreshing it.
+func (s *sessions) alive(id string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.byID[id]
+	return ok && !s.expired(x, now)
+}
+
 func (s *sessions) remove(id string) {
 	s.mu.Lock()
 	delete(s.byID, id)
