@@ -61,7 +61,7 @@ type fixture struct {
 	fleet  *fleet.Fleet
 }
 
-func hash(t *testing.T, pw string) string {
+func hash(t testing.TB, pw string) string {
 	t.Helper()
 	h, err := HashPassword(pw, testArgon)
 	if err != nil {
@@ -70,7 +70,7 @@ func hash(t *testing.T, pw string) string {
 	return h
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	clock := &testClock{now: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	acc, err := NewAccounts("admin", hash(t, "break-glass-pw"))
