@@ -132,16 +132,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusBadRequest, "username and password required", "")
 		return
 	}
+	// What was typed as a username is recorded only when it could be one
+	// (a password typed in the wrong field must not reach the outbox or logs).
+	who := in.Username
+	if !usernameRE.MatchString(who) {
+		who = "(not a username)"
+	}
 	if blocked, after := s.perUser.blocked(in.Username, now); blocked {
-		s.audit("", in.Username, "login_throttled", "from "+ip)
+		s.audit("", who, "login_throttled", "from "+ip)
 		s.tooMany(w, after)
 		return
 	}
 	p, ok := s.d.Accounts.Verify(in.Username, in.Password)
 	if !ok {
 		s.perUser.add(in.Username, now)
-		s.audit("", in.Username, "login_failed", "from "+ip)
-		s.log.Info("technician login failed", "user", in.Username, "ip", ip)
+		s.audit("", who, "login_failed", "from "+ip)
+		s.log.Info("technician login failed", "user", who, "ip", ip)
 		s.problem(w, http.StatusUnauthorized, "wrong username or password", "")
 		return
 	}

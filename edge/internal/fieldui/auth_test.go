@@ -209,6 +209,12 @@ func TestLoginCookieAndCSRF(t *testing.T) {
 	if resp, b := c.login("nobody", "ana-secret"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "wrong username or password") {
 		t.Fatalf("unknown user: %d %s", resp.StatusCode, b)
 	}
+	if resp, _ := c.login("Ana's Secret Pw!", "x"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("password typed as username: %d", resp.StatusCode)
+	}
+	if got := strings.Join(f.events.reasons(), " "); strings.Contains(got, "Secret") || !strings.Contains(got, "(not a username)") {
+		t.Fatalf("a password-like username reached the audit: %s", got)
+	}
 	resp, _ := c.login("ana", "ana-secret")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login: %d", resp.StatusCode)

@@ -2,14 +2,16 @@
 // configuration (defaults that run with zero configuration, JSON file,
 // environment and flags), the wiring of the broker (auth + ingest hooks),
 // live fleet state, outbox and local configuration store, the HTTP
-// endpoints (/healthz, /readyz, /metrics and the local JSON API under
-// /api/v1), and the start/stop order.
+// endpoints (/healthz, /readyz, /metrics, the local JSON API under /api/v1
+// and the field technicians' web UI under /ui/, package fieldui), and the
+// start/stop order.
 //
 // # Data
 //
 // One bbolt file, <data_dir>/gateway.db, holds the outbox (outbox.* buckets)
 // and the configstore (configstore.docs): documents "vehicles" (a
-// link.VehiclesDoc) and "zones" (a GBFS geofencing_zones.json). A file given
+// link.VehiclesDoc), "zones" (a GBFS geofencing_zones.json) and
+// "technicians" (a fieldui.AccountsDoc: the field UI's accounts). A file given
 // at start is validated, stored and applied; without one, the stored copy is
 // used, so a gateway restarts with its last configuration while the cloud is
 // unreachable.
