@@ -59,7 +59,8 @@ type Config struct {
 	TileURL string
 	// TileAttribution is shown in the map corner when tiles are drawn.
 	TileAttribution string
-	// LowBatteryPct: a vehicle under this battery % needs attention (default 20).
+	// LowBatteryPct: a vehicle under this battery % needs attention (0: the
+	// default 20; -1: no vehicle counts as low).
 	LowBatteryPct int
 	// VibrationWindow: a vibration alarm this recent needs attention (default 30 min).
 	VibrationWindow time.Duration
@@ -116,8 +117,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: tile URL %q: want http(s)://host/…{z}…{x}…{y}…", ErrConfig, c.TileURL))
 		}
 	}
-	if c.LowBatteryPct < 0 || c.LowBatteryPct > 100 {
-		errs = append(errs, fmt.Errorf("%w: low battery %d%% outside 0-100", ErrConfig, c.LowBatteryPct))
+	if c.LowBatteryPct < -1 || c.LowBatteryPct > 100 {
+		errs = append(errs, fmt.Errorf("%w: low battery %d%% outside -1-100", ErrConfig, c.LowBatteryPct))
 	}
 	for name, d := range map[string]time.Duration{"vibration window": c.VibrationWindow, "session idle": c.SessionIdle,
 		"session max age": c.SessionMaxAge, "command timeout": c.CommandTimeout, "live interval": c.LiveInterval} {

@@ -236,8 +236,12 @@ func (g *Gateway) newFieldUI(log *slog.Logger) error {
 		g.log.Warn("no field UI accounts and no break-glass account: nobody can log in to /ui/")
 	}
 	g.log.Info("field UI accounts loaded", "count", g.accounts.Len(), "from_file", fromFile, "break_glass", c.BreakGlassUser != "")
+	lowBattery := c.LowBatteryPct
+	if lowBattery == 0 {
+		lowBattery = -1 // 0 here means "no alarm", not fieldui's default
+	}
 	g.ui, err = fieldui.New(fieldui.Config{
-		TileURL: c.TileURL, TileAttribution: c.TileAttribution, LowBatteryPct: c.LowBatteryPct,
+		TileURL: c.TileURL, TileAttribution: c.TileAttribution, LowBatteryPct: lowBattery,
 		VibrationWindow: c.VibrationWindow.D(), SessionIdle: c.SessionIdle.D(), SessionMaxAge: c.SessionMaxAge.D(),
 		SecureCookies: c.SecureCookies, CommandTimeout: c.CommandTimeout.D(),
 	}, fieldui.Deps{
