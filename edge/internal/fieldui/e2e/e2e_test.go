@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +37,8 @@ const setupHint = "run edge/internal/fieldui/e2e/setup.sh (apt-get install chrom
 // TestBrowser logs in through headless chromium against a real gateway
 // process with simulated scooters: vehicles on the map, a vehicle page
 // opened from the map, a beep and a query acknowledged by the scooter, a
-// fallen scooter in the attention list (live, no reload), search, logout.
+// fallen scooter in the attention list (live, no reload), search, logout;
+// the map draws tiles from the configured tile URL (a local tile server).
 // Screenshots: .data/test-artifacts/fieldui-e2e/ at the repository root.
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
@@ -62,11 +69,13 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	tiles := tileServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	gw := exec.CommandContext(ctx, bin, "--city", fieldtest.City, "--data-dir", filepath.Join(dir, "data"),
 		"--mqtt-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json",
-		"--vehicles", files.Vehicles, "--zones", files.Zones, "--ui-accounts", files.Accounts, "--ui-command-timeout", "5s")
+		"--vehicles", files.Vehicles, "--zones", files.Zones, "--ui-accounts", files.Accounts, "--ui-command-timeout", "5s",
+		"--ui-tile-url", tiles.url+"/tiles/{z}/{x}/{y}.png", "--ui-tile-attribution", "test tiles")
 	gw.Cancel = func() error { return gw.Process.Signal(syscall.SIGTERM) }
 	gw.WaitDelay = 20 * time.Second
 	stderr, err := gw.StderrPipe()
@@ -174,6 +183,42 @@ func TestBrowser(t *testing.T) {
 	if !found || !slices.Contains(s.Commands(), 28) {
 		t.Fatalf("scooter %q did not receive the beep (28)", beeped)
 	}
+	if n := tiles.requests.Load(); n == 0 {
+		t.Fatal("the map fetched no tile from the configured tile URL")
+	} else {
+		t.Logf("map tiles fetched: %d", n)
+	}
+}
+
+type tiles struct {
+	url      string
+	requests atomic.Int64
+}
+
+// tileServer serves a plain 256×256 PNG for every /tiles/z/x/y.png and
+// counts the requests: the configured tile URL is used by the map.
+func tileServer(t *testing.T) *tiles {
+	img := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	for i := range img.Pix {
+		img.Pix[i] = 0xe8
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	ts := &tiles{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/tiles/") || !strings.HasSuffix(r.URL.Path, ".png") {
+			http.NotFound(w, r)
+			return
+		}
+		ts.requests.Add(1)
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(buf.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	ts.url = srv.URL
+	return ts
 }
 
 // artifactsDir is .data/test-artifacts/fieldui-e2e under the repository root

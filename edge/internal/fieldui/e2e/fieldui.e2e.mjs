@@ -57,7 +57,7 @@ try {
   await page.waitForSelector('#app', { state: 'visible' });
   await page.waitForSelector('#map-view', { state: 'visible' });
 
-  step('the simulator\'s scooters appear on the map (live stream, no tiles configured)');
+  step('the scooters appear on the map (live stream) over tiles from the configured tile URL');
   await page.waitForFunction((n) => window.fieldMap && window.fieldMap.lastDrawn >= n, vehicles.length);
   await page.waitForSelector('#live.on');
   const zones = await page.evaluate(() => window.fieldMap.zones.length);
