@@ -60,7 +60,11 @@ func TestBrowser(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gateway")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/fleetedge/fleetedge/edge/cmd/gateway")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, "github.com/fleetedge/fleetedge/edge/cmd/gateway")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build gateway: %v\n%s", err, out)
 	}
