@@ -74,7 +74,8 @@ type Config struct {
 	// when a TLS proxy sits in front). Requests that arrive over TLS always
 	// get Secure cookies.
 	SecureCookies bool
-	// LoginAttemptsPerMinute per client address (default 10) and
+	// LoginAttemptsPerMinute per client address (default 30: a depot behind one
+	// NAT logs in at shift start) and
 	// LoginFailuresPerUser per 15 minutes (default 5) before logins are refused
 	// with 429.
 	LoginAttemptsPerMinute, LoginFailuresPerUser int
@@ -101,7 +102,7 @@ func (c *Config) setDefaults() {
 	def(&c.SessionIdle, time.Hour)
 	def(&c.SessionMaxAge, 12*time.Hour)
 	defInt(&c.MaxSessions, 1000)
-	defInt(&c.LoginAttemptsPerMinute, 10)
+	defInt(&c.LoginAttemptsPerMinute, 30)
 	defInt(&c.LoginFailuresPerUser, 5)
 	def(&c.CommandTimeout, 15*time.Second)
 	def(&c.LiveInterval, time.Second)
