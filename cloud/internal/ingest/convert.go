@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
+	"github.com/fleetedge/fleetedge/protocol"
 	"github.com/fleetedge/fleetedge/protocol/link"
 )
 
@@ -179,7 +180,11 @@ func eventItem(b *link.EventBatch, data []byte, live *livestate.Fleet) (*item, e
 			it.cmd = append(it.cmd, commandRow(b, e))
 		}
 		it.ev[i] = row
-		live.ApplyEvent(b.City, b.Gateway, e)
+		// Gateway-level events (a technician's login audited as "gateway:<id>") are
+		// stored but are no vehicle of the live state.
+		if _, err := protocol.ParseVehicleID(e.Vehicle); err == nil {
+			live.ApplyEvent(b.City, b.Gateway, e)
+		}
 	}
 	return it, nil
 }
