@@ -18,10 +18,12 @@ go-deps:
 	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 at /usr/local/go" >&2; exit 1; }
 	@for m in protocol shared edge cloud tools; do (cd $$m && $(GO) mod download) || exit 1; done
 
-# deps: Go modules plus the Debian packages the integration tests need.
+# deps: Go modules, the Debian packages the integration tests need (PostgreSQL, ClickHouse),
+# and Debian's chromium + npm playwright-core for the field UI's browser test.
 deps: go-deps
 	deploy/local/postgres.sh install
 	deploy/local/clickhouse.sh install
+	edge/internal/fieldui/e2e/setup.sh
 
 build: go-deps
 	$(GO) build work

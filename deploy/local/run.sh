@@ -86,9 +86,15 @@ echo "run.sh: starting the cloud (HTTP $cloud_http, embedded NATS :$nats_port)"
 pids+=($!)
 wait_ready "http://$cloud_http/readyz" cloud "$run/cloud.log" "${pids[-1]}"
 
+# A break-glass technician for the field UI of the demo (password in a file, hash on the command line).
+tech_pw_file=$run/tech-password
+[ -s "$tech_pw_file" ] || (umask 077 && head -c 12 /dev/urandom | base64 >"$tech_pw_file")
+tech_hash=$("$bin/gateway" hash-password <"$tech_pw_file")
+
 echo "run.sh: starting the $city gateway (MQTT $mqtt, HTTP $gw_http)"
 "$bin/gateway" --city "$city" --gateway-id "$city-gw-1" --data-dir "$run/edge" \
 	--mqtt-addr "$mqtt" --http-addr "$gw_http" --cloud-nats-url "nats://127.0.0.1:$nats_port" \
+	--ui-break-glass-user tech --ui-break-glass-hash "$tech_hash" \
 	--zones "$demo/geofencing_zones.json" --vehicles "$demo/vehicles.json" \
 	>"$run/gateway.log" 2>&1 &
 pids+=($!)
@@ -105,6 +111,7 @@ cat <<EOF
 
 fleetedge is running (Ctrl-C stops everything).
 
+  Field UI            $gw_url/ui/   user tech, password in $tech_pw_file
   Gateway ($city)   $gw_url/api/v1/vehicles     live state of every scooter (JSON)
                       $gw_url/metrics             Prometheus metrics ($gw_url/readyz)
                       mqtt://127.0.0.1:${mqtt##*:}            scooters' MQTT broker
