@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,9 +24,10 @@ import (
 )
 
 var (
-	longRun      = flag.Bool("long", false, "fault tests with the brief's durations: NATS down 2 min, ClickHouse down 1 min")
-	natsDownFlag = flag.Duration("nats-down", 0, "how long the cloud (and its NATS) stays down in TestNATSDown (default 20 s, 2 min with -long)")
-	chDownFlag   = flag.Duration("ch-down", 0, "how long ClickHouse stays down in TestClickHouseDown (default 15 s, 1 min with -long)")
+	longRun       = flag.Bool("long", false, "fault tests with the brief's durations: NATS down 2 min, ClickHouse down 1 min")
+	natsDownFlag  = flag.Duration("nats-down", 0, "how long the cloud (and its NATS) stays down in TestNATSDown (default 20 s, 2 min with -long)")
+	strictContent = flag.Bool("strict-content", false, "fail (not only log) when a resent or redelivered probe report is stored with another report's position (known ingest bug)")
+	chDownFlag    = flag.Duration("ch-down", 0, "how long ClickHouse stays down in TestClickHouseDown (default 15 s, 1 min with -long)")
 )
 
 func natsDown() time.Duration {
@@ -126,19 +128,40 @@ func workspaceRoot() (string, error) {
 
 // freePort returns a TCP port that was free on 127.0.0.1 a moment ago. Processes
 // that restart must come back on the same port (the gateway's NATS URL, the
-// scooters' broker), so ":0" in the child is not enough.
+// scooters' broker), so ":0" in the child is not enough. Ports come from
+// 30000-32767: below Linux's ephemeral range (32768-60999), where the
+// thousands of scooter connections would otherwise take a port between the
+// check and the child's listen, and above the ports `make test` gives its
+// servers. A port is handed out once per test process.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := portLow + rand.IntN(portHigh-portLow+1)
+		if portsUsed[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		portsUsed[port] = true
+		return port
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
+	t.Fatalf("no free port in %d-%d", portLow, portHigh)
+	return 0
 }
+
+const portLow, portHigh = 30000, 32767
+
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{}
+)
 
 // logBuf keeps a child's output (the last few MiB) for failure reports.
 type logBuf struct {
@@ -368,6 +391,17 @@ func scrape(url string) (metrics, error) {
 		m[line[:i]] = v
 	}
 	return m, nil
+}
+
+// sum adds the series of name over all label values.
+func (m metrics) sum(name string) float64 {
+	var v float64
+	for k, x := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			v += x
+		}
+	}
+	return v
 }
 
 // ctx returns a context bounded by d and the test.
