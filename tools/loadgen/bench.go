@@ -94,13 +94,14 @@ type Result struct {
 
 // RestartResult is one gateway restart under the connected fleet.
 type RestartResult struct {
-	Signal     string  `json:"signal"`
-	StopS      float64 `json:"stop_seconds"`  // signal → process exit
-	ReadyS     float64 `json:"ready_seconds"` // start → /readyz
-	AdmitS     float64 `json:"admit_seconds"` // start → N connected
-	Admitted   float64 `json:"admitted"`
-	AuthFailed float64 `json:"auth_failed"`
-	LoadAfter  string  `json:"load_after"`
+	Signal     string             `json:"signal"`
+	StopS      float64            `json:"stop_seconds"`  // signal → process exit
+	ReadyS     float64            `json:"ready_seconds"` // start → /readyz
+	AdmitS     float64            `json:"admit_seconds"` // start → N connected
+	Admitted   float64            `json:"admitted"`
+	AuthFailed float64            `json:"auth_failed"`
+	Auth       map[string]float64 `json:"auth"` // fleetedge_broker_auth_total by result after admission
+	LoadAfter  string             `json:"load_after"`
 }
 
 // FloodSummary is the durable ingest ceiling phase.
@@ -470,7 +471,9 @@ loop:
 	}
 	res.Gauges = map[string]float64{}
 	for _, k := range []string{"fleetedge_outbox_records", "fleetedge_outbox_bytes", "fleetedge_outbox_pending_requests",
-		"fleetedge_outbox_oldest_age_seconds", "fleetedge_vehicles_connected", "process_resident_memory_bytes", "go_goroutines"} {
+		"fleetedge_outbox_oldest_age_seconds", "fleetedge_vehicles_connected", "process_resident_memory_bytes", "go_goroutines",
+		"go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_next_gc_bytes",
+		"go_memstats_sys_bytes", "go_gc_duration_seconds_count"} {
 		res.Gauges[k] = m1.Get(k)
 	}
 	res.IngestP50 = HistQuantile(m0, m1, "fleetedge_ingest_latency_seconds", 0.5)
@@ -557,6 +560,12 @@ func (r *runner) restart(ctx context.Context, sig string) (RestartResult, error)
 	if m, err := Scrape(ctx, r.http, r.metricsURL()); err == nil {
 		rr.Admitted = m.Get("fleetedge_vehicles_connected")
 		rr.AuthFailed = m.Get("fleetedge_broker_auth_total") - m.Match("fleetedge_broker_auth_total", `result="accepted"`)
+		rr.Auth = map[string]float64{}
+		for k, v := range m.Series {
+			if strings.HasPrefix(k, "fleetedge_broker_auth_total{") {
+				rr.Auth[k] = v
+			}
+		}
 	}
 	rr.LoadAfter = LoadAvg()
 	return rr, sleepCtx(ctx, 5*time.Second)
@@ -740,8 +749,8 @@ func Summary(res *Result) string {
 		}
 	}
 	for _, rr := range res.Restarts {
-		fmt.Fprintf(&b, "restart (SIG%s): stopped in %.2f s; restarted gateway ready in %.2f s; %.0f admitted %.2f s after start (goal 15,000 within 10 s: %s); auth failures %.0f; load after %s\n",
-			strings.ToUpper(rr.Signal), rr.StopS, rr.ReadyS, rr.Admitted, rr.AdmitS, ok(rr.AdmitS < 10 && rr.Admitted >= 15000), rr.AuthFailed, rr.LoadAfter)
+		fmt.Fprintf(&b, "restart (SIG%s): stopped in %.2f s; restarted gateway ready in %.2f s; %.0f admitted %.2f s after start (goal 15,000 within 10 s: %s); auth not accepted %.0f %v; load after %s\n",
+			strings.ToUpper(rr.Signal), rr.StopS, rr.ReadyS, rr.Admitted, rr.AdmitS, ok(rr.AdmitS < 10 && rr.Admitted >= 15000), rr.AuthFailed, rr.Auth, rr.LoadAfter)
 	}
 	if f := res.Flood; f != nil {
 		fmt.Fprintf(&b, "durable ingest ceiling: %d connections × %d QoS 1 in flight: client %.0f PUBACK/s over %.1f s; gateway %.0f durable records/s (goal ≥ 50,000/s: %s), %.2f cores, %.3f CPU-s per 1,000, commit p50 %.2f ms, %.0f requests per commit; errors %d %s; load %s\n",
