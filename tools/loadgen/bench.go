@@ -748,9 +748,15 @@ func Summary(res *Result) string {
 			fmt.Fprintf(&b, "  %s %.0f\n", k, res.Gauges[k])
 		}
 	}
+	admitGoal := func(rr RestartResult) string {
+		if res.Scooters < 15000 {
+			return "n/a below 15,000 scooters"
+		}
+		return ok(rr.AdmitS < 10 && rr.Admitted >= 15000)
+	}
 	for _, rr := range res.Restarts {
 		fmt.Fprintf(&b, "restart (SIG%s): stopped in %.2f s; restarted gateway ready in %.2f s; %.0f admitted %.2f s after start (goal 15,000 within 10 s: %s); auth not accepted %.0f %v; load after %s\n",
-			strings.ToUpper(rr.Signal), rr.StopS, rr.ReadyS, rr.Admitted, rr.AdmitS, ok(rr.AdmitS < 10 && rr.Admitted >= 15000), rr.AuthFailed, rr.Auth, rr.LoadAfter)
+			strings.ToUpper(rr.Signal), rr.StopS, rr.ReadyS, rr.Admitted, rr.AdmitS, admitGoal(rr), rr.AuthFailed, rr.Auth, rr.LoadAfter)
 	}
 	if f := res.Flood; f != nil {
 		fmt.Fprintf(&b, "durable ingest ceiling: %d connections × %d QoS 1 in flight: client %.0f PUBACK/s over %.1f s; gateway %.0f durable records/s (goal ≥ 50,000/s: %s), %.2f cores, %.3f CPU-s per 1,000, commit p50 %.2f ms, %.0f requests per commit; errors %d %s; load %s\n",
