@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-edge lint fmt run stop clean
 
 all: build
 
@@ -111,6 +111,17 @@ bench-link:
 	$(TEST_ENV) $(GO) test -run '^$$' -bench DecodeTelemetry -count 3 ./cloud/internal/ingest/
 	$(GO) test -run '^$$' -bench BenchmarkCommandRoundTrip -benchtime 5000x -count 3 ./edge/internal/cloudlink/
 	$(GO) test -run '^$$' -bench BenchmarkSendCommand -benchtime 5000x -count 3 ./cloud/internal/downlink/
+
+# bench-edge: the gateway under a simulated fleet (15,000 scooters over 4 simulator processes,
+# 500 zones, restart storms, durable-ingest flood); ~4 min, results in .data/bench/. Not part of
+# `make bench`. A small validation run: make bench-edge BENCH_EDGE_N=1000 BENCH_EDGE_PROCS=2
+BENCH_EDGE_N ?= 15000
+BENCH_EDGE_PROCS ?= 4
+BENCH_EDGE_WINDOW ?= 60s
+BENCH_EDGE_FLAGS ?= --restart term,kill --flood --perf 20s
+bench-edge: go-deps
+	$(GO) build -o bin/ ./edge/cmd/gateway ./tools/cmd/scooter-sim ./tools/cmd/edge-bench
+	bin/edge-bench --n $(BENCH_EDGE_N) --procs $(BENCH_EDGE_PROCS) --window $(BENCH_EDGE_WINDOW) $(BENCH_EDGE_FLAGS)
 
 bench-edge-ingest:
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 3s -count 3 ./edge/internal/broker/
