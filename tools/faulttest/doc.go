@@ -22,11 +22,10 @@
 // probe scooter in the test process publishes QoS 1 GPS reports with a unique
 // position each: its distinct records in ClickHouse must number at least the
 // reports the gateway PUBACKed and at most the reports sent, and every PUBACKed
-// report's own position must be stored exactly once. That last check is
-// enforced in TestNATSDown; after resends and redeliveries it fails today
-// because of a bug in the cloud's ingest (rows are built from the vehicle's
-// merged live state, so a record processed after a newer one is stored with
-// the newer position), so there it only logs unless -strict-content is given.
+// report's own position must be stored exactly once, also after resends and
+// redeliveries (this check found an ingest bug: rows were built from the
+// vehicle's merged live state, so a record processed after a newer one was stored
+// with the newer position).
 //
 // # Durations
 //

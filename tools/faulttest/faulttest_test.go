@@ -74,7 +74,7 @@ func TestNATSDown(t *testing.T) {
 		t.Logf("%s: %s", p.name, simStatus(p))
 	}
 	s.stopTraffic()
-	s.checkExactlyOnce(2*time.Minute, true)
+	s.checkExactlyOnce(2 * time.Minute)
 }
 
 // outageBacklog stops the cloud gracefully and waits until the gateway's outbox
@@ -170,7 +170,7 @@ func TestGatewayKilledDuringDrain(t *testing.T) {
 		return err == nil && st.Outbox.Records < 2000, fmt.Sprintf("outbox %d records (%v)", st.Outbox.Records, err)
 	}, s.gateway, s.cloud)
 	s.stopTraffic()
-	s.checkExactlyOnce(2*time.Minute, false)
+	s.checkExactlyOnce(2 * time.Minute)
 	// What the restarted gateway published beyond the records it accepted
 	// itself was left in the outbox by the killed one: the resend.
 	final := s.mustStatus()
@@ -238,7 +238,7 @@ func TestCloudKilledMidBatch(t *testing.T) {
 	s.stopTraffic()
 	// Messages delivered to the killed process come back after the consumer's
 	// ack wait (60 s): the check waits for them.
-	s.checkExactlyOnce(3*time.Minute, false)
+	s.checkExactlyOnce(3 * time.Minute)
 	ctx := ctxFor(t, 5*time.Second)
 	ci, err := s.consumer(ctx)
 	if err != nil {
@@ -376,5 +376,5 @@ func TestClickHouseDown(t *testing.T) {
 	}, s.gateway, s.cloud)
 	t.Logf("the backlog (%d records) was in ClickHouse %v after it came back", end.Outbox.LastSeq, time.Since(back).Round(time.Millisecond))
 	s.stopTraffic()
-	s.checkExactlyOnce(2*time.Minute, false)
+	s.checkExactlyOnce(2 * time.Minute)
 }

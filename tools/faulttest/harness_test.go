@@ -24,10 +24,9 @@ import (
 )
 
 var (
-	longRun       = flag.Bool("long", false, "fault tests with the brief's durations: NATS down 2 min, ClickHouse down 1 min")
-	natsDownFlag  = flag.Duration("nats-down", 0, "how long the cloud (and its NATS) stays down in TestNATSDown (default 20 s, 2 min with -long)")
-	strictContent = flag.Bool("strict-content", false, "fail (not only log) when a resent or redelivered probe report is stored with another report's position (known ingest bug)")
-	chDownFlag    = flag.Duration("ch-down", 0, "how long ClickHouse stays down in TestClickHouseDown (default 15 s, 1 min with -long)")
+	longRun      = flag.Bool("long", false, "fault tests with the brief's durations: NATS down 2 min, ClickHouse down 1 min")
+	natsDownFlag = flag.Duration("nats-down", 0, "how long the cloud (and its NATS) stays down in TestNATSDown (default 20 s, 2 min with -long)")
+	chDownFlag   = flag.Duration("ch-down", 0, "how long ClickHouse stays down in TestClickHouseDown (default 15 s, 1 min with -long)")
 )
 
 func natsDown() time.Duration {

@@ -295,10 +295,7 @@ func (s *stack) waitFlowing(min uint64) {
 // checkExactlyOnce waits until the gateway's outbox is empty and ClickHouse
 // holds every seq 1..last_seq, then checks the uplink dropped nothing, no seq
 // is beyond last_seq, and every PUBACKed probe report is there exactly once.
-//
-// resentContent says whether the probe's positions must survive a resend or
-// redelivery (see checkProbe).
-func (s *stack) checkExactlyOnce(timeout time.Duration, resentContent bool) {
+func (s *stack) checkExactlyOnce(timeout time.Duration) {
 	t := s.t
 	t.Helper()
 	var (
@@ -370,7 +367,7 @@ func (s *stack) checkExactlyOnce(timeout time.Duration, resentContent bool) {
 	t.Logf("exactly once: %d records (seq 1..%d) in ClickHouse, %d raw rows (%d duplicate copies removed by the dedup-aware queries); settled %v after the check began",
 		distinct, last.Outbox.LastSeq, rows, copies, time.Since(start).Round(time.Millisecond))
 	s.logBreakdown(ctx)
-	s.checkProbe(ctx, resentContent)
+	s.checkProbe(ctx)
 }
 
 // logBreakdown logs what the records are: telemetry rows and events by kind.
@@ -403,15 +400,10 @@ func (s *stack) logBreakdown(ctx context.Context) {
 // checkProbe: the probe's records in ClickHouse number at least the reports
 // the gateway PUBACKed and at most the reports sent (none lost, none twice);
 // and every PUBACKed report's own position is stored exactly once.
-//
-// The position check fails after a resend or redelivery because of a bug in
-// the cloud's ingest (reported, not in this package): a telemetry row is built
-// from the vehicle's merged live state, so a record processed after a newer one
-// of the same vehicle is stored with the newer position, and ReplacingMergeTree
-// keeps that last copy. Until it is fixed, tests with resends pass
-// resentContent=false and the check only logs what it found, unless
-// -strict-content is given.
-func (s *stack) checkProbe(ctx context.Context, resentContent bool) {
+// That holds after resends and redeliveries too: the ingest once stored a record
+// processed after a newer one with the newer position (rows were built from the
+// merged live state), which this check caught.
+func (s *stack) checkProbe(ctx context.Context) {
 	t := s.t
 	t.Helper()
 	acked, sent := s.probe.result()
@@ -423,11 +415,6 @@ func (s *stack) checkProbe(ctx context.Context, resentContent bool) {
 		t.Errorf("probe: %d distinct records in ClickHouse; want between %d (PUBACKed) and %d (sent)", stored, len(acked), sent)
 	}
 	report := t.Errorf
-	if !resentContent && !*strictContent {
-		report = func(format string, args ...any) {
-			t.Logf("KNOWN INGEST BUG (not failing; -strict-content fails): "+format, args...)
-		}
-	}
 	// The probe's n is encoded in the fix's latitude: 41°(20 + n/10000 + (n%10000)/10000)'.
 	q := `SELECT toInt64(round((lat - 41) * 600000)) - 200000 AS n, uniqExact(gateway, seq)
  FROM telemetry WHERE vehicle = ? GROUP BY n`

@@ -121,16 +121,37 @@ func checkTelemetry(r *link.Telemetry) error {
 	return nil
 }
 
-// telemetryRow is the wide row of r: the groups r carries, and the vehicle's
-// latest known value of the others (see doc.go).
+// telemetryRow is the wide row of r: the groups r carries, exactly as sent, and
+// the vehicle's latest known value of the others (see doc.go). The record's own
+// groups never come from the merged state: a resent or redelivered record is
+// folded when the state is already ahead of it, and must still store its own fix.
 func telemetryRow(city link.CityID, gw link.GatewayID, r *link.Telemetry, v *livestate.Vehicle) chstore.TelemetryRow {
+	pos, speed, battery, voltage, signal, status := v.Position, v.SpeedKmh, v.BatteryPct, v.VoltageV, v.Signal, v.Status
+	if r.Position != nil {
+		pos = *r.Position
+	}
+	if r.SpeedKmh != nil {
+		speed = *r.SpeedKmh
+	}
+	if r.BatteryPct != nil {
+		battery = *r.BatteryPct
+	}
+	if r.VoltageV != nil {
+		voltage = *r.VoltageV
+	}
+	if r.Signal != nil {
+		signal = *r.Signal
+	}
+	if r.Status != nil {
+		status = *r.Status
+	}
 	return chstore.TelemetryRow{
 		City: string(city), Gateway: string(gw), Seq: r.Seq, Vehicle: r.Vehicle, Time: r.Time,
-		Lat: v.Position.Lat, Lon: v.Position.Lon,
-		SpeedKmh:   float32(v.SpeedKmh),
-		BatteryPct: uint8(v.BatteryPct), VoltageV: float32(v.VoltageV), Signal: uint8(v.Signal),
-		Powered: v.Status.Powered, Paused: v.Status.Paused, Fallen: v.Status.Fallen,
-		AtStation: v.Status.AtStation, ErrorCode: uint16(v.Status.ErrorCode),
+		Lat: pos.Lat, Lon: pos.Lon,
+		SpeedKmh:   float32(speed),
+		BatteryPct: uint8(battery), VoltageV: float32(voltage), Signal: uint8(signal),
+		Powered: status.Powered, Paused: status.Paused, Fallen: status.Fallen,
+		AtStation: status.AtStation, ErrorCode: uint16(status.ErrorCode),
 	}
 }
 
