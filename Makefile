@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet modules-alone test test-go test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-edge lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-fault-long test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-edge lint fmt run stop clean
 
 all: build
 
@@ -55,6 +55,11 @@ test: deps vet modules-alone
 
 test-go:
 	$(TEST_ENV) $(GO) test -race -count=1 -timeout 40m work
+
+# test-fault-long: the edge↔cloud fault tests with the brief's outages (cloud/NATS down 2 min
+# under 1,000 simulated scooters, ClickHouse down 1 min); `make test` runs them with 20 s / 15 s.
+test-fault-long:
+	$(TEST_ENV) $(GO) test -count=1 -timeout 30m -v ./tools/faulttest/ -long
 
 test-servers-stop:
 	-$(TEST_ENV) deploy/local/postgres.sh stop
