@@ -17,7 +17,9 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/admin"
 	"github.com/fleetedge/fleetedge/cloud/internal/audit"
+	"github.com/fleetedge/fleetedge/cloud/internal/clientip"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
+	"github.com/fleetedge/fleetedge/cloud/internal/problem"
 )
 
 // Prefix is where the API is mounted.
@@ -239,7 +241,7 @@ func (a *API) write(ctx huma.Context, p *Problem) {
 			ctx.AppendHeader(k, v)
 		}
 	}
-	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetHeader("Content-Type", problem.MediaType)
 	ctx.SetStatus(p.Status)
 	if err := a.huma.Marshal(ctx.BodyWriter(), "application/json", p); err != nil {
 		a.log.Debug("write problem", "err", err) // the client went away
@@ -266,36 +268,7 @@ func clientFrom(ctx context.Context) admin.Client {
 // clientIP is the peer address, or, when the peer is a trusted proxy, the right-most
 // X-Forwarded-For entry that is not a trusted proxy.
 func (a *API) clientIP(remoteAddr, xff string) netip.Addr {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	ip := ap.Addr().Unmap()
-	if !a.trusted(ip) || xff == "" {
-		return ip
-	}
-	parts := strings.Split(xff, ",")
-	for i := len(parts) - 1; i >= 0; i-- {
-		cand, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
-		if err != nil {
-			return ip
-		}
-		cand = cand.Unmap()
-		if !a.trusted(cand) {
-			return cand
-		}
-		ip = cand
-	}
-	return ip
-}
-
-func (a *API) trusted(ip netip.Addr) bool {
-	for _, p := range a.cfg.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return clientip.Resolve(remoteAddr, xff, a.cfg.TrustedProxies)
 }
 
 func (a *API) limitLogin(ctx context.Context) error {

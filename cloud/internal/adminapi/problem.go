@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/admin"
 	"github.com/fleetedge/fleetedge/cloud/internal/audit"
+	"github.com/fleetedge/fleetedge/cloud/internal/problem"
 )
 
 // Problem codes (stable: dashboards switch on them).
@@ -74,16 +74,11 @@ func (p *Problem) GetHeaders() http.Header {
 }
 
 // ContentType implements huma.ContentTypeFilter.
-func (p *Problem) ContentType(ct string) string {
-	if ct == "application/json" {
-		return "application/problem+json"
-	}
-	return ct
-}
+func (p *Problem) ContentType(ct string) string { return problem.ContentType(ct) }
 
 // WithRetryAfter sets Retry-After to d rounded up to whole seconds (at least 1).
 func (p *Problem) WithRetryAfter(d time.Duration) *Problem {
-	p.GetHeaders().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds())))))
+	p.GetHeaders().Set("Retry-After", problem.RetryAfter(d))
 	return p
 }
 
@@ -185,7 +180,7 @@ func (a *API) errorResponses(op *huma.Operation, statuses []int) {
 	for _, s := range statuses {
 		op.Responses[strconv.Itoa(s)] = &huma.Response{
 			Description: fmt.Sprintf("%s (problem+json; codes: %s)", http.StatusText(s), codesFor(s)),
-			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: schema}},
+			Content:     map[string]*huma.MediaType{problem.MediaType: {Schema: schema}},
 		}
 	}
 }

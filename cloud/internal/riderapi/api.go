@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
+	"github.com/fleetedge/fleetedge/cloud/internal/problem"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -114,7 +115,7 @@ func New(cfg Config) (*API, error) {
 	hc.OnAddOperation = append(hc.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
 		for status, resp := range op.Responses {
 			if n, err := strconv.Atoi(status); (err == nil && n >= 400) || status == "default" {
-				resp.Content = map[string]*huma.MediaType{"application/problem+json": {Schema: problemSchema}}
+				resp.Content = map[string]*huma.MediaType{problem.MediaType: {Schema: problemSchema}}
 			}
 		}
 	})
@@ -123,7 +124,7 @@ func New(cfg Config) (*API, error) {
 	a.register()
 	// Anything else under /v1/ gets a problem too, not net/http's plain-text 404.
 	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Content-Type", problem.MediaType)
 		w.WriteHeader(http.StatusNotFound)
 		if err := json.NewEncoder(w).Encode(NewProblem(http.StatusNotFound, CodeNotFound, "no such route")); err != nil {
 			return // the client went away

@@ -9,6 +9,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/fleetedge/fleetedge/cloud/internal/authtoken"
+	"github.com/fleetedge/fleetedge/cloud/internal/clientip"
+	"github.com/fleetedge/fleetedge/cloud/internal/problem"
 )
 
 // BearerScheme is the OpenAPI security scheme name of rider access tokens.
@@ -74,7 +76,7 @@ func needsBearer(op *huma.Operation) bool {
 func writeUnauthorized(api huma.API, ctx huma.Context, detail, errParam string) {
 	p := NewProblem(http.StatusUnauthorized, CodeUnauthorized, detail)
 	ctx.SetHeader("WWW-Authenticate", `Bearer realm="fleetedge"`+errParam)
-	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetHeader("Content-Type", problem.MediaType)
 	ctx.SetStatus(http.StatusUnauthorized)
 	if err := api.Marshal(ctx.BodyWriter(), "application/json", p); err != nil {
 		return // the client went away
@@ -101,34 +103,5 @@ func clientFrom(ctx context.Context) clientInfo {
 // clientIP is the peer address, or, when the peer is a trusted proxy, the right-most
 // X-Forwarded-For entry that is not a trusted proxy.
 func (a *API) clientIP(remoteAddr, xff string) netip.Addr {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	ip := ap.Addr().Unmap()
-	if !a.trusted(ip) || xff == "" {
-		return ip
-	}
-	parts := strings.Split(xff, ",")
-	for i := len(parts) - 1; i >= 0; i-- {
-		cand, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
-		if err != nil {
-			return ip
-		}
-		cand = cand.Unmap()
-		if !a.trusted(cand) {
-			return cand
-		}
-		ip = cand
-	}
-	return ip
-}
-
-func (a *API) trusted(ip netip.Addr) bool {
-	for _, p := range a.cfg.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return clientip.Resolve(remoteAddr, xff, a.cfg.TrustedProxies)
 }

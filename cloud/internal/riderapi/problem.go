@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
+	"github.com/fleetedge/fleetedge/cloud/internal/problem"
 	"github.com/fleetedge/fleetedge/cloud/internal/rideroidc"
 )
 
@@ -72,16 +71,11 @@ func (p *Problem) GetHeaders() http.Header {
 }
 
 // ContentType implements huma.ContentTypeFilter.
-func (p *Problem) ContentType(ct string) string {
-	if ct == "application/json" {
-		return "application/problem+json"
-	}
-	return ct
-}
+func (p *Problem) ContentType(ct string) string { return problem.ContentType(ct) }
 
 // WithRetryAfter sets Retry-After to d rounded up to whole seconds (at least 1).
 func (p *Problem) WithRetryAfter(d time.Duration) *Problem {
-	p.GetHeaders().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds())))))
+	p.GetHeaders().Set("Retry-After", problem.RetryAfter(d))
 	return p
 }
 
