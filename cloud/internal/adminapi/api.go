@@ -236,7 +236,7 @@ func (a *API) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 }
 
 func (a *API) write(ctx huma.Context, p *Problem) {
-	for k, vs := range p.headers {
+	for k, vs := range p.GetHeaders() {
 		for _, v := range vs {
 			ctx.AppendHeader(k, v)
 		}

@@ -52,7 +52,7 @@ type Problem struct {
 	Missing  []string            `json:"missing_permissions,omitempty" nullable:"false" doc:"For forbidden: the permissions the caller lacks"`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty" nullable:"false" doc:"For invalid_request and weak_password: which inputs are wrong"`
 
-	headers http.Header
+	problem.Headers // Retry-After; GetHeaders implements huma.HeadersError
 }
 
 // NewProblem returns a problem with status, code and detail.
@@ -64,14 +64,6 @@ func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
 
 // GetStatus implements huma.StatusError.
 func (p *Problem) GetStatus() int { return p.Status }
-
-// GetHeaders implements huma.HeadersError.
-func (p *Problem) GetHeaders() http.Header {
-	if p.headers == nil {
-		p.headers = http.Header{}
-	}
-	return p.headers
-}
 
 // ContentType implements huma.ContentTypeFilter.
 func (p *Problem) ContentType(ct string) string { return problem.ContentType(ct) }

@@ -2,6 +2,7 @@ package problem
 
 import (
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -22,4 +23,18 @@ func ContentType(ct string) string {
 // least 1 (a zero or negative wait still tells the client to back off).
 func RetryAfter(d time.Duration) string {
 	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
+}
+
+// Headers holds the extra response headers of a problem (Retry-After). Embed it in an API's
+// problem type to implement huma.HeadersError; it adds no JSON or schema fields.
+type Headers struct {
+	h http.Header
+}
+
+// GetHeaders returns the headers, allocating them on first use (huma.HeadersError).
+func (x *Headers) GetHeaders() http.Header {
+	if x.h == nil {
+		x.h = http.Header{}
+	}
+	return x.h
 }

@@ -1,6 +1,7 @@
 package problem
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -33,5 +34,24 @@ func TestRetryAfter(t *testing.T) {
 		if got := RetryAfter(tc.d); got != tc.want {
 			t.Errorf("RetryAfter(%v) = %q, want %q", tc.d, got, tc.want)
 		}
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	var p struct {
+		Code string `json:"code"`
+		Headers
+	}
+	p.Code = "locked"
+	p.GetHeaders().Set("Retry-After", "3")
+	if got := p.GetHeaders().Get("Retry-After"); got != "3" {
+		t.Fatalf("Retry-After = %q, want 3", got)
+	}
+	b, err := json.Marshal(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"code":"locked"}` {
+		t.Fatalf("embedded Headers leaked into JSON: %s", b)
 	}
 }

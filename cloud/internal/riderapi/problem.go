@@ -49,7 +49,7 @@ type Problem struct {
 	Instance string              `json:"instance,omitempty"`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty"`
 
-	headers http.Header
+	problem.Headers // Retry-After; GetHeaders implements huma.HeadersError
 }
 
 // NewProblem returns a problem with status, code and detail.
@@ -61,14 +61,6 @@ func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
 
 // GetStatus implements huma.StatusError.
 func (p *Problem) GetStatus() int { return p.Status }
-
-// GetHeaders implements huma.HeadersError.
-func (p *Problem) GetHeaders() http.Header {
-	if p.headers == nil {
-		p.headers = http.Header{}
-	}
-	return p.headers
-}
 
 // ContentType implements huma.ContentTypeFilter.
 func (p *Problem) ContentType(ct string) string { return problem.ContentType(ct) }
