@@ -140,9 +140,9 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("want flag.ErrHelp, got %v", err)
 	}
-	for _, s := range settings {
-		if !strings.Contains(out.String(), "-"+s.flag) || !strings.Contains(out.String(), s.env) {
-			t.Errorf("--help misses %s / %s", s.flag, s.env)
+	for _, s := range configTable.Settings {
+		if !strings.Contains(out.String(), "-"+s.Flag) || !strings.Contains(out.String(), s.Env) {
+			t.Errorf("--help misses %s / %s", s.Flag, s.Env)
 		}
 	}
 	if strings.Contains(out.String(), "fleetedge-app-dev") {

@@ -95,9 +95,9 @@ func TestLoadConfigErrors(t *testing.T) {
 	if _, err := LoadConfig([]string{"-help"}, none, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("help: %v", err)
 	}
-	for _, s := range settings {
-		if !strings.Contains(out.String(), "-"+s.flag) || !strings.Contains(SettingsTable(), s.env) {
-			t.Errorf("flag %s missing from help or table", s.flag)
+	for _, s := range configTable.Settings {
+		if !strings.Contains(out.String(), "-"+s.Flag) || !strings.Contains(SettingsTable(), s.Env) {
+			t.Errorf("flag %s missing from help or table", s.Flag)
 		}
 	}
 }
