@@ -185,8 +185,11 @@ func (c Config) keyring() (kr *fieldcrypt.Keyring, dev bool, err error) {
 			b = []byte("dev:" + key)
 			// O_EXCL: two processes sharing a data dir never write two different keys.
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, fs.ErrExist) {
+				return c.keyring() // another process created it first: use theirs
+			}
 			if err != nil {
-				return c.keyring()
+				return nil, true, fmt.Errorf("create %s: %w", path, err)
 			}
 			_, werr := f.Write(b)
 			if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
