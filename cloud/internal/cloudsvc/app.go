@@ -16,11 +16,13 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/downlink"
+	"github.com/fleetedge/fleetedge/cloud/internal/eventstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/ingest"
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
 	"github.com/fleetedge/fleetedge/cloud/internal/natsbus"
 	"github.com/fleetedge/fleetedge/cloud/internal/pgstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
+	"github.com/fleetedge/fleetedge/protocol/link"
 	"github.com/fleetedge/fleetedge/shared/obs"
 )
 
@@ -242,11 +244,18 @@ func (a *App) start(ctx context.Context) error {
 	return nil
 }
 
-// startIngest runs the FLEET_UP consumer: telemetry and events to ClickHouse,
+// startIngest runs the FLEET_UP consumer: telemetry and events to ClickHouse, events
+// also to PostgreSQL (vehicle_events),
 // acknowledged only after the write. It has its own context: it stops in
 // stop(), before the bus, so it can flush what it holds.
 func (a *App) startIngest(bus *natsbus.Bus) error {
-	in, err := ingest.New(ingest.Config{}, bus.JetStream(), a.ch.Load(), a.live, a.log.With("component", "ingest"))
+	cfg := ingest.Config{
+		// Events also go to PostgreSQL, committed before the ack (idempotent on (gateway, seq)).
+		OnEvents: func(ctx context.Context, city link.CityID, gw link.GatewayID, events []link.Event) error {
+			return eventstore.Insert(ctx, a.pg.Load(), city, gw, events)
+		},
+	}
+	in, err := ingest.New(cfg, bus.JetStream(), a.ch.Load(), a.live, a.log.With("component", "ingest"))
 	if err != nil {
 		return fmt.Errorf("cloud: ingest: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // TestAppIngestsTelemetry: a gateway's telemetry batch published to the embedded
-// NATS reaches ClickHouse once (also when the gateway resends it) and the live state.
+// NATS reaches ClickHouse once (also when the gateway resends it) and the live state;
+// its event batch reaches PostgreSQL's vehicle_events once (also when resent).
 func TestAppIngestsTelemetry(t *testing.T) {
 	cfg := testConfig(t, RoleAll)
 	app, cancel, runErr := startApp(t, cfg)
@@ -47,6 +49,21 @@ func TestAppIngestsTelemetry(t *testing.T) {
 		}
 	}
 
+	evBatch := link.EventBatch{Header: link.Header{V: link.Version, Gateway: "riga-gw-1", City: "riga"},
+		Events: []link.Event{
+			{Seq: 11, Vehicle: "RG001", Time: at, Kind: link.EventAlarm, Alarm: &link.AlarmEvent{Reason: "fallen"}},
+			{Seq: 12, Vehicle: "RG009", Time: at.Add(time.Second), Kind: link.EventStateChanged, State: &link.StateEvent{From: "online", To: "offline"}},
+		}}
+	evData, err := json.Marshal(evBatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{link.MsgID("riga-gw-1", 11, 12), "riga-gw-1.events-resend"} {
+		if _, err := js.Publish(t.Context(), link.EventsSubject("riga"), evData, jetstream.WithMsgID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	st, err := chstore.Open(t.Context(), cfg.ClickHouse.DSN.Reveal())
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +81,27 @@ func TestAppIngestsTelemetry(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("ClickHouse telemetry counts %+v, want RG001: 2", counts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pool, err := pgxpool.New(t.Context(), cfg.Postgres.DSN.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var n, alarms int
+		err := pool.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE kind = 'alarm' AND payload->>'reason' = 'fallen')
+			FROM vehicle_events WHERE city = 'riga' AND gateway = 'riga-gw-1'`).Scan(&n, &alarms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 && alarms == 1 {
+			break
+		}
+		if n > 2 || time.Now().After(deadline) {
+			t.Fatalf("vehicle_events: %d rows (%d fallen alarms), want 2 (1)", n, alarms)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

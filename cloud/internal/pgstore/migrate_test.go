@@ -34,7 +34,7 @@ func TestMigrateFromEmptyAndIdempotent(t *testing.T) {
 		"riders", "rider_identities", "rider_sessions", "admins", "roles", "permissions",
 		"role_permissions", "admin_roles", "admin_audit_log", "cities", "gateways", "vehicles",
 		"zones", "tariffs", "charging_stations", "rides", "payments", "payment_methods",
-		"ledger_accounts", "ledger_transactions", "ledger_entries", "idempotency_keys",
+		"ledger_accounts", "ledger_transactions", "ledger_entries", "idempotency_keys", "vehicle_events",
 	}
 	conn := connect(t, db.MigratorDSN)
 	for _, tbl := range wantTables {
