@@ -106,6 +106,8 @@ func TestBatchValidate(t *testing.T) {
 		{"kind without payload", EventBatch{ok, []Event{{Seq: 1, Vehicle: "12AB", Time: at, Kind: EventCommand}}}, ErrInvalid},
 		{"no vehicle", EventBatch{ok, []Event{{Seq: 1, Time: at, Kind: "x"}}}, ErrInvalid},
 		{"no time", EventBatch{ok, []Event{{Seq: 1, Vehicle: "v", Kind: "x"}}}, ErrInvalid},
+		{"no kind", EventBatch{ok, []Event{{Seq: 1, Vehicle: "v", Time: at}}}, ErrInvalid},
+		{"seq beyond int64", EventBatch{ok, []Event{{Seq: 1 << 63, Vehicle: "v", Time: at, Kind: "x"}}}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -204,6 +205,9 @@ func (b *EventBatch) Validate() error {
 			return err
 		}
 		prev = e.Seq
+		if e.Kind == "" {
+			return fmt.Errorf("%w: record %d: event without kind", ErrInvalid, i)
+		}
 		if !e.payloadMatchesKind() {
 			return fmt.Errorf("%w: record %d: kind %q without its payload", ErrInvalid, i, e.Kind)
 		}
@@ -217,6 +221,9 @@ func checkRecord(i int, seq, prev uint64, vehicle string, t time.Time) error {
 		return fmt.Errorf("%w: record %d: seq 0", ErrInvalid, i)
 	case seq <= prev:
 		return fmt.Errorf("%w: record %d: seq %d not above %d", ErrInvalid, i, seq, prev)
+	case seq > math.MaxInt64:
+		// Stores keep seqs as signed 64-bit integers (PostgreSQL bigint).
+		return fmt.Errorf("%w: record %d: seq %d above 2^63-1", ErrInvalid, i, seq)
 	case vehicle == "":
 		return fmt.Errorf("%w: record %d: no vehicle", ErrInvalid, i)
 	case t.IsZero():
