@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Every query below counts a record delivered twice (same gateway, seq) once, without relying
@@ -70,28 +72,18 @@ func (s *Store) LatestPositions(ctx context.Context, city string, w Window) ([]V
  SELECT vehicle, argMax(tuple(time, ms, lat, lon, speed_kmh, battery_pct), toUInt64(time) * 1000 + ms) AS l
  FROM telemetry WHERE city = ? AND ` + windowCond + `
  GROUP BY vehicle) ORDER BY vehicle`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: latest positions: %w", err)
-	}
-	defer rows.Close()
-	var out []VehiclePosition
-	for rows.Next() {
+	return collect(ctx, s.conn, "latest positions", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (VehiclePosition, error) {
 		var (
 			p  VehiclePosition
 			t  time.Time
 			ms uint16
 		)
 		if err := rows.Scan(&p.Vehicle, &t, &ms, &p.Lat, &p.Lon, &p.SpeedKmh, &p.BatteryPct); err != nil {
-			return nil, fmt.Errorf("chstore: latest positions: scan: %w", err)
+			return p, err
 		}
 		p.Time = toTime(t, ms)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: latest positions: %w", err)
-	}
-	return out, nil
+		return p, nil
+	})
 }
 
 // VehicleCount is a number of distinct records of one vehicle.
@@ -111,23 +103,13 @@ func (s *Store) TelemetryCounts(ctx context.Context, city string, w Window) ([]V
 	}
 	q := `SELECT vehicle, uniqExact(gateway, seq) FROM telemetry
  WHERE city = ? AND ` + windowCond + ` GROUP BY vehicle ORDER BY vehicle`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: telemetry counts: %w", err)
-	}
-	defer rows.Close()
-	var out []VehicleCount
-	for rows.Next() {
+	return collect(ctx, s.conn, "telemetry counts", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (VehicleCount, error) {
 		var c VehicleCount
 		if err := rows.Scan(&c.Vehicle, &c.Count); err != nil {
-			return nil, fmt.Errorf("chstore: telemetry counts: scan: %w", err)
+			return c, err
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: telemetry counts: %w", err)
-	}
-	return out, nil
+		return c, nil
+	})
 }
 
 // RoutePoint is one fix of a route.
@@ -156,28 +138,18 @@ func (s *Store) Route(ctx context.Context, city, vehicle string, w Window) ([]Ro
  WHERE city = ? AND vehicle = ? AND ` + windowCond + `
  ORDER BY time, ms, gateway, seq LIMIT 1 BY gateway, seq LIMIT ?`
 	args := append([]any{city, vehicle}, windowArgs(w)...)
-	rows, err := s.conn.Query(ctx, q, append(args, maxRoutePoints)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: route: %w", err)
-	}
-	defer rows.Close()
-	var out []RoutePoint
-	for rows.Next() {
+	return collect(ctx, s.conn, "route", q, append(args, maxRoutePoints), func(rows driver.Rows) (RoutePoint, error) {
 		var (
 			p  RoutePoint
 			t  time.Time
 			ms uint16
 		)
 		if err := rows.Scan(&t, &ms, &p.Lat, &p.Lon, &p.SpeedKmh); err != nil {
-			return nil, fmt.Errorf("chstore: route: scan: %w", err)
+			return p, err
 		}
 		p.Time = toTime(t, ms)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: route: %w", err)
-	}
-	return out, nil
+		return p, nil
+	})
 }
 
 // BatteryBucket counts vehicles whose latest battery level lies in [FromPct, FromPct+10),
@@ -200,23 +172,13 @@ func (s *Store) BatteryDistribution(ctx context.Context, city string, w Window) 
  SELECT vehicle, argMax(battery_pct, toUInt64(time) * 1000 + ms) AS battery
  FROM telemetry WHERE city = ? AND ` + windowCond + ` GROUP BY vehicle)
  GROUP BY bucket ORDER BY bucket`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: battery distribution: %w", err)
-	}
-	defer rows.Close()
-	var out []BatteryBucket
-	for rows.Next() {
+	return collect(ctx, s.conn, "battery distribution", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (BatteryBucket, error) {
 		var b BatteryBucket
 		if err := rows.Scan(&b.FromPct, &b.Vehicles); err != nil {
-			return nil, fmt.Errorf("chstore: battery distribution: scan: %w", err)
+			return b, err
 		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: battery distribution: %w", err)
-	}
-	return out, nil
+		return b, nil
+	})
 }
 
 // KindCount is a number of distinct events of one kind.
@@ -235,23 +197,13 @@ func (s *Store) EventCounts(ctx context.Context, city string, w Window) ([]KindC
 	}
 	q := `SELECT kind, uniqExact(gateway, seq) FROM events
  WHERE city = ? AND ` + windowCond + ` GROUP BY kind ORDER BY kind`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: event counts: %w", err)
-	}
-	defer rows.Close()
-	var out []KindCount
-	for rows.Next() {
+	return collect(ctx, s.conn, "event counts", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (KindCount, error) {
 		var c KindCount
 		if err := rows.Scan(&c.Kind, &c.Count); err != nil {
-			return nil, fmt.Errorf("chstore: event counts: scan: %w", err)
+			return c, err
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: event counts: %w", err)
-	}
-	return out, nil
+		return c, nil
+	})
 }
 
 // maxVehicleRecords caps VehicleEvents and VehicleCommands.
@@ -273,28 +225,18 @@ func (s *Store) VehicleEvents(ctx context.Context, city, vehicle string, w Windo
  WHERE city = ? AND vehicle = ? AND ` + windowCond + `
  ORDER BY time, ms, gateway, seq LIMIT 1 BY gateway, seq LIMIT ?`
 	args := append([]any{city, vehicle}, windowArgs(w)...)
-	rows, err := s.conn.Query(ctx, q, append(args, maxVehicleRecords)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: vehicle events: %w", err)
-	}
-	defer rows.Close()
-	var out []EventRow
-	for rows.Next() {
+	return collect(ctx, s.conn, "vehicle events", q, append(args, maxVehicleRecords), func(rows driver.Rows) (EventRow, error) {
 		var (
 			e  EventRow
 			t  time.Time
 			ms uint16
 		)
 		if err := rows.Scan(&e.City, &e.Gateway, &e.Seq, &e.Vehicle, &t, &ms, &e.Kind, &e.Code, &e.Details); err != nil {
-			return nil, fmt.Errorf("chstore: vehicle events: scan: %w", err)
+			return e, err
 		}
 		e.Time = toTime(t, ms)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: vehicle events: %w", err)
-	}
-	return out, nil
+		return e, nil
+	})
 }
 
 // VehicleCommands returns the command log of one vehicle in w ordered by time, each once, at
@@ -314,13 +256,7 @@ func (s *Store) VehicleCommands(ctx context.Context, city, vehicle string, w Win
  WHERE city = ? AND vehicle = ? AND ` + windowCond + `
  ORDER BY time, ms, gateway, seq LIMIT 1 BY gateway, seq LIMIT ?`
 	args := append([]any{city, vehicle}, windowArgs(w)...)
-	rows, err := s.conn.Query(ctx, q, append(args, maxVehicleRecords)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: vehicle commands: %w", err)
-	}
-	defer rows.Close()
-	var out []CommandRow
-	for rows.Next() {
+	return collect(ctx, s.conn, "vehicle commands", q, append(args, maxVehicleRecords), func(rows driver.Rows) (CommandRow, error) {
 		var (
 			c  CommandRow
 			t  time.Time
@@ -328,15 +264,11 @@ func (s *Store) VehicleCommands(ctx context.Context, city, vehicle string, w Win
 		)
 		if err := rows.Scan(&c.City, &c.Gateway, &c.Seq, &c.Vehicle, &t, &ms, &c.Command, &c.Fields,
 			&c.Outcome, &c.ReplyCode, &c.ReplyStatus, &c.LatencyMs, &c.Source); err != nil {
-			return nil, fmt.Errorf("chstore: vehicle commands: scan: %w", err)
+			return c, err
 		}
 		c.Time = toTime(t, ms)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: vehicle commands: %w", err)
-	}
-	return out, nil
+		return c, nil
+	})
 }
 
 // CommandStat summarises one (command, outcome) pair: how many distinct commands and their
@@ -362,29 +294,19 @@ func (s *Store) CommandStats(ctx context.Context, city string, w Window) ([]Comm
   SELECT command, outcome, latency_ms FROM commands
   WHERE city = ? AND ` + windowCond + ` LIMIT 1 BY gateway, seq)
  GROUP BY command, outcome ORDER BY command, outcome`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: command stats: %w", err)
-	}
-	defer rows.Close()
-	var out []CommandStat
-	for rows.Next() {
+	return collect(ctx, s.conn, "command stats", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (CommandStat, error) {
 		var (
 			c CommandStat
 			q []float64
 		)
 		if err := rows.Scan(&c.Command, &c.Outcome, &c.Count, &q); err != nil {
-			return nil, fmt.Errorf("chstore: command stats: scan: %w", err)
+			return c, err
 		}
 		if len(q) == 2 {
 			c.LatencyP50Ms, c.LatencyP95Ms = q[0], q[1]
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: command stats: %w", err)
-	}
-	return out, nil
+		return c, nil
+	})
 }
 
 // HourCount is a number of distinct vehicles in one UTC hour.
@@ -406,22 +328,33 @@ func (s *Store) MovingVehiclesPerHour(ctx context.Context, city string, w Window
 	q := `SELECT toStartOfHour(time) AS hour, uniqExact(vehicle) FROM telemetry
  WHERE city = ? AND ` + windowCond + ` AND speed_kmh > 0
  GROUP BY hour ORDER BY hour`
-	rows, err := s.conn.Query(ctx, q, append([]any{city}, windowArgs(w)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("chstore: moving vehicles per hour: %w", err)
-	}
-	defer rows.Close()
-	var out []HourCount
-	for rows.Next() {
+	return collect(ctx, s.conn, "moving vehicles per hour", q, append([]any{city}, windowArgs(w)...), func(rows driver.Rows) (HourCount, error) {
 		var h HourCount
 		if err := rows.Scan(&h.Hour, &h.Vehicles); err != nil {
-			return nil, fmt.Errorf("chstore: moving vehicles per hour: scan: %w", err)
+			return h, err
 		}
 		h.Hour = h.Hour.UTC()
-		out = append(out, h)
+		return h, nil
+	})
+}
+
+// collect runs q and scans every row with scan; errors name the query (op).
+func collect[T any](ctx context.Context, conn driver.Conn, op, q string, args []any, scan func(driver.Rows) (T, error)) ([]T, error) {
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("chstore: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("chstore: %s: scan: %w", op, err)
+		}
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chstore: moving vehicles per hour: %w", err)
+		return nil, fmt.Errorf("chstore: %s: %w", op, err)
 	}
 	return out, nil
 }
