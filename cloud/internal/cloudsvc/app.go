@@ -55,6 +55,10 @@ type App struct {
 	// ingestCancel/ingestDone stop and await the FLEET_UP consumer (role ingest).
 	ingestCancel context.CancelFunc
 	ingestDone   chan error
+	// eventHooks are the areas' reactions to stored event batches (areas.go); background
+	// runs their tasks.
+	eventHooks []EventHook
+	background
 
 	started  chan struct{} // closed once every component of the role runs
 	ran      atomic.Bool
@@ -252,7 +256,10 @@ func (a *App) startIngest(bus *natsbus.Bus) error {
 	cfg := ingest.Config{
 		// Events also go to PostgreSQL, committed before the ack (idempotent on (gateway, seq)).
 		OnEvents: func(ctx context.Context, city link.CityID, gw link.GatewayID, events []link.Event) error {
-			return eventstore.Insert(ctx, a.pg.Load(), city, gw, events)
+			if err := eventstore.Insert(ctx, a.pg.Load(), city, gw, events); err != nil {
+				return err
+			}
+			return a.runEventHooks(ctx, city, gw, events)
 		},
 	}
 	in, err := ingest.New(cfg, bus.JetStream(), a.ch.Load(), a.live, a.log.With("component", "ingest"))
@@ -337,6 +344,9 @@ func (a *App) stop(parent context.Context) error {
 		if a.purgeCancel != nil {
 			a.purgeCancel()
 			<-a.purgeDone
+		}
+		if err := a.stopBackground(ctx); err != nil {
+			errs = append(errs, err)
 		}
 		if a.ingestCancel != nil {
 			a.ingestCancel()

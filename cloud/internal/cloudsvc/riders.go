@@ -244,11 +244,15 @@ func (a *App) startAPIs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cloud: rider API: %w", err)
 	}
-	a.rider.Store(api)
-	admins, err := a.startAdmin(ctx, kr)
+	admins, adm, err := a.startAdmin(ctx, kr)
 	if err != nil {
 		return err
 	}
+	if err := a.registerAreas(api, adm, kr); err != nil {
+		return fmt.Errorf("cloud: %w", err)
+	}
+	a.rider.Store(api)
+	a.admin.Store(adm)
 	pctx, cancel := context.WithCancel(context.Background())
 	a.purgeCancel = cancel
 	a.purgeDone = make(chan struct{})
@@ -317,16 +321,16 @@ func (a *App) adminHandler() http.Handler {
 
 // startAdmin builds the admin API on the connected pool, creating the bootstrap admin
 // when configured and none exists.
-func (a *App) startAdmin(ctx context.Context, kr *fieldcrypt.Keyring) (*admin.Service, error) {
+func (a *App) startAdmin(ctx context.Context, kr *fieldcrypt.Keyring) (*admin.Service, *adminapi.API, error) {
 	log := a.log.With("component", "admin")
 	svc, err := admin.New(admin.Config{Pool: a.pg.Load(), Keyring: kr, Log: log})
 	if err != nil {
-		return nil, fmt.Errorf("cloud: admin: %w", err)
+		return nil, nil, fmt.Errorf("cloud: admin: %w", err)
 	}
 	if c := a.cfg.Admin; c.BootstrapEmail != "" {
 		pw, err := os.ReadFile(c.BootstrapPasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("cloud: admin bootstrap password: %w", err)
+			return nil, nil, fmt.Errorf("cloud: admin bootstrap password: %w", err)
 		}
 		name := c.BootstrapName
 		if name == "" {
@@ -334,7 +338,7 @@ func (a *App) startAdmin(ctx context.Context, kr *fieldcrypt.Keyring) (*admin.Se
 		}
 		created, err := svc.Bootstrap(ctx, c.BootstrapEmail, name, strings.TrimSpace(string(pw)))
 		if err != nil {
-			return nil, fmt.Errorf("cloud: admin bootstrap: %w", err)
+			return nil, nil, fmt.Errorf("cloud: admin bootstrap: %w", err)
 		}
 		if created {
 			log.Info("first super admin created", "email", c.BootstrapEmail)
@@ -344,15 +348,14 @@ func (a *App) startAdmin(ctx context.Context, kr *fieldcrypt.Keyring) (*admin.Se
 	for _, p := range a.cfg.Admin.TrustedProxies {
 		pfx, err := netip.ParsePrefix(p)
 		if err != nil {
-			return nil, fmt.Errorf("cloud: admin.trusted_proxies: %w", err)
+			return nil, nil, fmt.Errorf("cloud: admin.trusted_proxies: %w", err)
 		}
 		proxies = append(proxies, pfx)
 	}
 	api, err := adminapi.New(adminapi.Config{Admins: svc, Audit: a.pg.Load(), TrustedProxies: proxies,
 		Log: a.log.With("component", "adminapi")})
 	if err != nil {
-		return nil, fmt.Errorf("cloud: admin API: %w", err)
+		return nil, nil, fmt.Errorf("cloud: admin API: %w", err)
 	}
-	a.admin.Store(api)
-	return svc, nil
+	return svc, api, nil
 }
