@@ -313,3 +313,75 @@ func CheckAccess(t *testing.T, e *Env, routes []adminapi.Route, params map[strin
 		})
 	}
 }
+
+// CheckDocument proves the admin OpenAPI document (doc, as served) is precise enough to
+// generate clients from: OpenAPI 3.1; every operation names its access in
+// adminapi.PermissionExtension and documents 401/403 exactly when guarded; every error
+// response is problem+json; every schema property has a type (or $ref), a description and is
+// not nullable.
+func CheckDocument(t *testing.T, raw []byte) {
+	t.Helper()
+	var doc struct {
+		OpenAPI    string
+		Paths      map[string]map[string]map[string]any
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("openapi document: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Errorf("openapi version %q", doc.OpenAPI)
+	}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			access, _ := op[adminapi.PermissionExtension].(string)
+			if access == "" {
+				t.Errorf("%s %s: no %s", method, path, adminapi.PermissionExtension)
+			}
+			resp, _ := op["responses"].(map[string]any)
+			if _, ok := resp["default"]; ok {
+				t.Errorf("%s %s: undocumented default error response", method, path)
+			}
+			for _, st := range []string{"401", "403"} {
+				if access == "public" && st == "401" {
+					continue // login answers invalid_credentials
+				}
+				_, has := resp[st]
+				want := access != "public" && (st == "401" || access != "authenticated")
+				if has != want {
+					t.Errorf("%s %s (%s): response %s documented = %v", method, path, access, st, has)
+				}
+			}
+			for st, v := range resp {
+				if st[0] == '4' || st[0] == '5' {
+					content, _ := v.(map[string]any)["content"].(map[string]any)
+					if _, ok := content["application/problem+json"]; !ok || len(content) != 1 {
+						t.Errorf("%s %s: %s not documented as problem+json: %v", method, path, st, content)
+					}
+				}
+			}
+		}
+	}
+	for name, schema := range doc.Components.Schemas {
+		if name == "ErrorModel" { // huma's own, not referenced by any operation
+			continue
+		}
+		for prop, s := range schema.Properties {
+			_, typed := s["type"]
+			_, ref := s["$ref"]
+			if d, _ := s["description"].(string); d == "" {
+				t.Errorf("schema %s: property %s has no description", name, prop)
+			}
+			if ts, ok := s["type"].([]any); ok {
+				t.Errorf("schema %s: property %s is nullable (%v): dashboards would have to check null", name, prop, ts)
+			}
+			if !typed && !ref && prop != "value" { // ErrorDetail.value: the offending input, any JSON
+				t.Errorf("schema %s: property %s has no type", name, prop)
+			}
+		}
+	}
+}
