@@ -15,6 +15,11 @@ const (
 	StreamUp = "FLEET_UP"
 	// SubjectsUp is the subject filter of StreamUp.
 	SubjectsUp = "fleet.up.>"
+	// StreamDead keeps what the cloud could not process (DeadLetterSubject of every city),
+	// with the reason in headers, for an operator to inspect and replay.
+	StreamDead = "FLEET_DEAD"
+	// SubjectsDead is the subject filter of StreamDead.
+	SubjectsDead = "fleet.dead.>"
 )
 
 // Config document kinds: the keys of a city's ConfigBucket.
@@ -22,6 +27,8 @@ const (
 	ConfigZones    = "zones"
 	ConfigTariffs  = "tariffs"
 	ConfigVehicles = "vehicles"
+	// ConfigTechnicians holds a TechniciansDoc: the field UI's accounts.
+	ConfigTechnicians = "technicians"
 )
 
 // ErrID reports a city or gateway id that cannot be used as a subject token.
@@ -86,7 +93,8 @@ func DeadLetterSubject(c CityID) string { return "fleet.dead." + string(c) }
 func GatewayInboxPrefix(g GatewayID) string { return "_INBOX.gw-" + string(g) }
 
 // ConfigBucket is the JetStream key-value bucket holding one city's configuration
-// documents, keyed by kind (ConfigZones, ConfigTariffs, ConfigVehicles). One bucket
+// documents, keyed by kind (ConfigZones, ConfigTariffs, ConfigVehicles,
+// ConfigTechnicians). One bucket
 // per city, so NATS permissions can give a gateway its own city's bucket
 // ($KV.FLEET_CONFIG_<city>.>) and nothing else: vehicle credential hashes of other
 // cities stay out of its reach.
