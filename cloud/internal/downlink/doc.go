@@ -1,9 +1,10 @@
 // Package downlink owns what the cloud sends DOWN to city gateways over NATS:
 // command requests (request/reply on link.CommandSubject(city), answered by the
 // gateway's cloudlink with the scooter's outcome) and the cities'
-// configuration documents (zones, vehicles, tariffs) in one JetStream KV
-// bucket per city, link.ConfigBucket(city), keyed by link.ConfigZones,
-// link.ConfigVehicles and link.ConfigTariffs.
+// configuration documents (zones, vehicles, tariffs, technicians) in one
+// JetStream KV bucket per city, link.ConfigBucket(city), keyed by
+// link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs and
+// link.ConfigTechnicians.
 //
 // # Configuration
 //

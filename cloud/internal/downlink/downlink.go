@@ -41,8 +41,8 @@ var (
 	ErrBadReply = errors.New("downlink: bad reply from the gateway")
 )
 
-// Document is a configuration document: *link.ZonesDoc, *link.VehiclesDoc or
-// *link.TariffsDoc.
+// Document is a configuration document: *link.ZonesDoc, *link.VehiclesDoc,
+// *link.TariffsDoc or *link.TechniciansDoc.
 type Document interface{ Validate() error }
 
 // Defaults.
@@ -149,6 +149,10 @@ func describe(doc Document) (kind string, version int64, city link.CityID, err e
 	case *link.TariffsDoc:
 		if d != nil {
 			return link.ConfigTariffs, d.Version, d.City, nil
+		}
+	case *link.TechniciansDoc:
+		if d != nil {
+			return link.ConfigTechnicians, d.Version, d.City, nil
 		}
 	}
 	if doc == nil || reflect.ValueOf(doc).IsNil() {
@@ -291,7 +295,7 @@ func (d *Downlink) bucket(ctx context.Context, city link.CityID) (jetstream.KeyV
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = d.js.CreateKeyValue(rctx, jetstream.KeyValueConfig{
 			Bucket:      name,
-			Description: "fleetedge: configuration of city " + string(city) + " (zones, vehicles, tariffs)",
+			Description: "fleetedge: configuration of city " + string(city) + " (zones, vehicles, tariffs, technicians)",
 			History:     uint8(d.cfg.History),
 			Storage:     jetstream.FileStorage,
 			Replicas:    d.cfg.Replicas,
