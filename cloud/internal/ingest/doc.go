@@ -17,9 +17,11 @@
 //
 //   - A message that cannot be processed — bad JSON, a failed Validate, an
 //     unknown version, a city that does not match its subject, a value out of
-//     range — is published to link.DeadLetterSubject(city) with the reason in the
-//     HeaderDeadReason header (and the original subject and Nats-Msg-Id), then
-//     terminated, so it is never redelivered and never blocks the stream.
+//     range — is stored in the link.StreamDead stream on link.DeadLetterSubject(city)
+//     with the reason in the HeaderDeadReason header (and the original subject and
+//     Nats-Msg-Id), then terminated, so it is never redelivered and never blocks
+//     the stream. If the dead letter cannot be stored, the message is nak'ed
+//     instead (kept, retried later).
 //   - A write error is transient (ClickHouse down, timeout): every pending
 //     message is nak'ed with Config.NakDelay and redelivered later; nothing is
 //     dead-lettered for it. If ClickHouse rejects rows as invalid, the pending

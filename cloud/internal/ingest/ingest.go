@@ -285,7 +285,6 @@ func (i *Ingest) nakAll(msgs []jetstream.Msg) {
 // deadLetter publishes msg with the reason to the city's dead-letter subject
 // and terminates it.
 func (i *Ingest) deadLetter(msg jetstream.Msg, reason error) {
-	i.ctr.deadLettered.Add(1)
 	city, _, err := subjectParts(msg.Subject())
 	if err != nil {
 		city = "unknown"
@@ -297,9 +296,19 @@ func (i *Ingest) deadLetter(msg jetstream.Msg, reason error) {
 	if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
 		dl.Header.Set(HeaderDeadMsgID, id)
 	}
-	if err := i.nc.PublishMsg(dl); err != nil {
-		i.log.Error("dead-letter publish failed", "subject", msg.Subject(), "err", err)
+	// Stored in link.StreamDead before the original is terminated: a dead letter that cannot
+	// be kept is retried later rather than lost.
+	ctx, cancel := context.WithTimeout(context.Background(), i.cfg.WriteTimeout)
+	defer cancel()
+	if _, err := i.js.PublishMsg(ctx, dl); err != nil {
+		i.ctr.naks.Add(1)
+		i.log.Error("dead letter not stored; message kept for redelivery", "subject", msg.Subject(), "to", dl.Subject, "reason", reason, "err", err)
+		if err := msg.NakWithDelay(i.cfg.NakDelay); err != nil {
+			i.log.Warn("nak failed", "subject", msg.Subject(), "err", err)
+		}
+		return
 	}
+	i.ctr.deadLettered.Add(1)
 	i.log.Warn("message dead-lettered", "subject", msg.Subject(), "to", dl.Subject, "reason", reason, "bytes", len(msg.Data()))
 	if err := msg.TermWithReason(truncate(reason.Error(), 200)); err != nil {
 		i.log.Warn("term failed", "subject", msg.Subject(), "err", err)

@@ -330,6 +330,18 @@ func TestIngest(t *testing.T) {
 				t.Errorf("dead letter %s reason %q, want it to mention %q", id, reasons[id], want)
 			}
 		}
+		// Kept in the dead-letter stream, not only published.
+		ds, err := js.Stream(t.Context(), link.StreamDead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := ds.Info(t.Context(), jetstream.WithSubjectFilter(link.DeadLetterSubject(c2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.State.Subjects[link.DeadLetterSubject(c2)]; n != 4 {
+			t.Errorf("%s holds %d dead letters of %s, want 4", link.StreamDead, n, c2)
+		}
 		eventually(t, 10*time.Second, "the good batch", func() bool { return in.Stats().Telemetry-before.Telemetry >= 10 })
 		counts, err := e.store.TelemetryCounts(context.Background(), string(c2), window)
 		if err != nil {

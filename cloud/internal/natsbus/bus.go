@@ -108,6 +108,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.shutdown()
 		return nil, err
 	}
+	if _, err := EnsureDeadStream(ctx, js, cfg.Stream.Replicas); err != nil {
+		b.shutdown()
+		return nil, err
+	}
 	log.Info("nats ready", "embedded", b.srv != nil, "url", Redact(url), "stream", link.StreamUp)
 	return b, nil
 }
@@ -118,6 +122,33 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	s, err := js.CreateOrUpdateStream(ctx, streamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", link.StreamUp, err)
+	}
+	return s.CachedInfo(), nil
+}
+
+// Dead-letter stream limits: a month of history, at most 1 GiB (the oldest go first).
+const (
+	deadMaxAge   = 30 * 24 * time.Hour
+	deadMaxBytes = 1 << 30
+)
+
+// EnsureDeadStream creates or updates the dead-letter stream (link.StreamDead), so what
+// the cloud could not process is kept with its reason, not just published to whoever listens.
+func EnsureDeadStream(ctx context.Context, js jetstream.JetStream, replicas int) (*jetstream.StreamInfo, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        link.StreamDead,
+		Description: "fleetedge: up-messages the cloud could not process, with the reason in headers",
+		Subjects:    []string{link.SubjectsDead},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      deadMaxAge,
+		MaxBytes:    deadMaxBytes,
+		MaxMsgs:     -1,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", link.StreamDead, err)
 	}
 	return s.CachedInfo(), nil
 }
