@@ -1,5 +1,6 @@
 // Package chstore owns fleetedge's ClickHouse schema and every read and write the cloud does
-// against ClickHouse: the time series of telemetry, vehicle events and the command log.
+// against ClickHouse: the time series of telemetry, vehicle events and the command log, and
+// the copy of ended rides the analytics read (rides.go; PostgreSQL stays the system of record).
 //
 // What it owns:
 //   - the schema, as versioned migrations applied by Store.Migrate and recorded in the

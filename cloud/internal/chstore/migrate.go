@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS commands (
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (city, vehicle, time, ms, gateway, seq)`}},
+		{4, "rides", []string{createRides}}, // rides.go
 	}
 }
 

@@ -92,7 +92,7 @@ func TestOpenErrors(t *testing.T) {
 func TestMigrate(t *testing.T) {
 	ctx := testCtx(t)
 	s := newStore(t, false)
-	want := []uint32{1, 2, 3}
+	want := []uint32{1, 2, 3, 4}
 
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
@@ -112,7 +112,7 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("round %d: schema_migrations holds %d rows, want %d (re-applied?)", round, n, len(want))
 		}
 	}
-	for _, table := range []string{"telemetry", "events", "commands"} {
+	for _, table := range []string{"telemetry", "events", "commands", "rides"} {
 		n := count(t, s, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ? AND engine = 'ReplacingMergeTree'", table)
 		if n != 1 {
 			t.Errorf("table %s missing or not ReplacingMergeTree", table)
@@ -149,7 +149,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got, []uint32{1, 2, 3}) {
+	if !slices.Equal(got, []uint32{1, 2, 3, 4}) {
 		t.Errorf("applied versions %v", got)
 	}
 }
