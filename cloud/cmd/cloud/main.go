@@ -56,6 +56,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// SIGHUP re-reads the gateways roster (add or remove a gateway without a restart).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := app.ReloadGatewayRoster(); err != nil {
+				log.Error("SIGHUP: gateways roster not reloaded", "err", err)
+			} else {
+				log.Info("SIGHUP: gateways roster reloaded")
+			}
+		}
+	}()
 	runErr := app.Run(ctx)
 	return errors.Join(runErr, app.Close())
 }

@@ -133,6 +133,17 @@ func (a *App) NATSURL() string {
 // configuration; nil before NATS started (and, for now, in role api).
 func (a *App) Downlink() *downlink.Downlink { return a.down.Load() }
 
+// ReloadGatewayRoster re-reads the gateways roster file of the embedded NATS server (cmd/cloud
+// calls it on SIGHUP): added gateways may connect at once, removed ones are disconnected. On
+// error the running roster stays.
+func (a *App) ReloadGatewayRoster() error {
+	b := a.bus.Load()
+	if b == nil {
+		return fmt.Errorf("cloud: reload roster: %w", ErrNotStarted)
+	}
+	return b.ReloadRoster()
+}
+
 // Live is the latest state of every vehicle seen by this process's ingest consumer.
 func (a *App) Live() *livestate.Fleet { return a.live }
 

@@ -2,6 +2,7 @@ package cloudsvc
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,10 @@ func TestAppDownlink(t *testing.T) {
 		Code: 28, Source: "test", TimeoutMs: 1000})
 	if !errors.Is(err, downlink.ErrNoGateway) {
 		t.Fatalf("command to a city without gateway: err = %v, want ErrNoGateway", err)
+	}
+	// The SIGHUP path reaches the bus: this one has no roster file to re-read.
+	if err := app.ReloadGatewayRoster(); err == nil || !strings.Contains(err.Error(), "no roster file") {
+		t.Fatalf("reload without a roster file: %v", err)
 	}
 	stopApp(t, app, cancel, runErr)
 }
