@@ -39,7 +39,7 @@ const (
 	MaxTechnicians      = 2000
 	MaxTechnicianName   = 200
 	maxTechnicianUser   = 64
-	maxHashMemoryKiB    = 1 << 20 // argon2id m bound a gateway accepts (1 GiB)
+	maxHashMemoryKiB    = 1 << 18 // argon2id m bound a gateway accepts (256 MiB)
 	maxHashTime         = 20
 	maxHashThreads      = 16
 	technicianUserExtra = "._@-"

@@ -45,16 +45,17 @@ type CommandHandler interface {
 
 // Update is one validated configuration document about to be applied.
 type Update struct {
-	Kind    string // link.ConfigZones, link.ConfigVehicles or link.ConfigTariffs
+	Kind    string // link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs or link.ConfigTechnicians
 	Version int64  // the document's version (also the configstore version)
 	// Stored is what is persisted under configstore name Kind, the form the
 	// gateway loads at start: the GBFS geofencing document for zones, the
 	// KV value (document JSON) for vehicles and tariffs.
 	Stored []byte
 	// Exactly the one matching Kind is set.
-	Zones    *zone.Set
-	Vehicles *link.VehiclesDoc
-	Tariffs  *link.TariffsDoc
+	Zones       *zone.Set
+	Vehicles    *link.VehiclesDoc
+	Tariffs     *link.TariffsDoc
+	Technicians *link.TechniciansDoc
 }
 
 // Applier is the gateway's apply path. PrepareConfig makes every check the

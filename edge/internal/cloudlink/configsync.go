@@ -18,7 +18,7 @@ import (
 )
 
 // kinds are the keys of a city's bucket this gateway applies.
-var kinds = []string{link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs}
+var kinds = []string{link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs, link.ConfigTechnicians}
 
 // Reasons a configuration document was not applied (metric label).
 const (
@@ -236,6 +236,11 @@ func (l *Link) decode(kind string, data []byte) (Update, error) {
 		d := new(link.TariffsDoc)
 		if err = unmarshalValid(data, d); err == nil {
 			city, u.Version, u.Tariffs = d.City, d.Version, d
+		}
+	case link.ConfigTechnicians:
+		d := new(link.TechniciansDoc)
+		if err = unmarshalValid(data, d); err == nil {
+			city, u.Version, u.Technicians = d.City, d.Version, d
 		}
 	default:
 		err = fmt.Errorf("unknown kind %q", kind)

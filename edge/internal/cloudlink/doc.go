@@ -1,10 +1,11 @@
 // Package cloudlink owns what comes DOWN from the cloud to a city gateway over
 // NATS: command requests (request/reply on link.CommandSubject(city)) and the
 // city's configuration (JetStream KV bucket link.ConfigBucket(city), keys
-// link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs). What goes up
-// (telemetry and events) is edge/internal/uplink's; both use one *nats.Conn,
-// dialled by uplink.Dial (reconnects forever with backoff and jitter and
-// returns at once while the cloud is unreachable).
+// link.ConfigZones, link.ConfigVehicles, link.ConfigTariffs,
+// link.ConfigTechnicians). What goes up (telemetry and events) is
+// edge/internal/uplink's; both use one *nats.Conn, dialled by uplink.Dial
+// (reconnects forever with backoff and jitter and returns at once while the
+// cloud is unreachable).
 //
 // # Commands
 //
@@ -35,7 +36,8 @@
 //  3. Applier.PrepareConfig: the gateway's own checks, changing nothing;
 //  4. configstore.Put (durable): what is stored is exactly what the gateway
 //     loads at its next start (for zones, the GBFS document itself; for
-//     vehicles and tariffs, the KV value), with Version = the document's version;
+//     vehicles, tariffs and technicians, the KV value), with Version = the
+//     document's version;
 //  5. the install function returned by PrepareConfig: an atomic swap (zones:
 //     rules.SetZones swaps a pointer; evaluation never pauses).
 //
@@ -71,7 +73,8 @@
 // The gateway implements Applier with its start-up path: zones → the
 // zone.Set already loaded by the link goes to g.zones and rules.SetZones;
 // vehicles → parseVehicles(u.Stored, city) then the directory swap and
-// fleet.Register; tariffs → stored only.
+// fleet.Register; tariffs → stored only; technicians → the field UI's
+// accounts (fieldui.Accounts.Prepare, then its atomic swap).
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package fieldui
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -18,6 +19,10 @@ const (
 	// CSRFHeader carries the session's synchronizer token on every state change.
 	CSRFHeader = "X-CSRF-Token"
 )
+
+// loginWait bounds how long a login waits for a password-check slot
+// (Accounts bounds concurrent argon2id work) before 503 with Retry-After.
+const loginWait = 5 * time.Second
 
 func (s *Server) secure(r *http.Request) bool { return r.TLS != nil || s.cfg.SecureCookies }
 
@@ -49,7 +54,7 @@ func (s *Server) authed(csrf bool, h func(http.ResponseWriter, *http.Request, se
 			s.problem(w, http.StatusUnauthorized, "login required", "session expired or unknown")
 			return
 		}
-		if !s.d.Accounts.Active(x.user.Username) {
+		if !s.d.Accounts.Valid(x.user) {
 			s.sessions.remove(x.id)
 			s.problem(w, http.StatusUnauthorized, "login required", "account no longer active")
 			return
@@ -143,7 +148,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, after)
 		return
 	}
-	p, ok := s.d.Accounts.Verify(in.Username, in.Password)
+	vctx, cancel := context.WithTimeout(r.Context(), loginWait)
+	p, ok, err := s.d.Accounts.Check(vctx, in.Username, in.Password)
+	cancel()
+	if err != nil {
+		s.log.Warn("technician login not checked: too many logins in progress", "ip", ip, "err", err)
+		w.Header().Set("Retry-After", "2")
+		s.problem(w, http.StatusServiceUnavailable, "too many logins in progress", "try again in a few seconds")
+		return
+	}
 	if !ok {
 		s.perUser.add(in.Username, now)
 		s.audit("", who, "login_failed", "from "+ip)

@@ -8,19 +8,28 @@
 // # Accounts
 //
 // Accounts holds the technicians: an AccountsDoc (username, argon2id PHC hash,
-// disabled) applied atomically — today from a local file the gateway stores
-// in its configstore under DocAccounts, later pushed by the cloud link to the
-// same document name (then Accounts.Apply) — plus one break-glass account from
-// the gateway's configuration, for when no pushed account works. Passwords
-// are never stored or logged; unknown users cost the same argon2id work as
-// wrong passwords; at most two hashes run at once.
+// disabled) applied atomically, plus one break-glass account from the
+// gateway's configuration, for when no pushed account works. The document
+// comes from the cloud (link.TechniciansDoc, key link.ConfigTechnicians of
+// the city's config bucket, only active technicians listed; the cloud link
+// stores it in the configstore under DocAccounts, then Accounts.Prepare's
+// install swaps it in) or, on a standalone gateway, from a local file stored
+// under the same name; ParseAccounts reads both, so a restarted gateway logs
+// technicians in from its stored copy while the cloud is unreachable.
+// Passwords are never stored or logged; they are NFC-normalised (as the
+// cloud's hasher does) and checked with argon2id; unknown users cost the same
+// work as wrong passwords. Hash costs are bounded when a document is parsed
+// (m ≤ 256 MiB, t ≤ 20), at most MaxConcurrentVerify checks run at once and
+// at most MaxWaitingVerify wait (≤ 5 s); beyond that a login gets 503 with
+// Retry-After, so a burst of logins cannot exhaust the gateway's memory.
 //
 // # Sessions and CSRF
 //
 // A login creates a server-side session (256-bit random id, memory only:
 // a gateway restart logs everyone out) that ends after Config.SessionIdle
 // without use, after Config.SessionMaxAge in any case, on logout, or when its
-// account is removed or disabled. The cookie is HttpOnly and SameSite=Strict,
+// account is removed, disabled or gets another password hash (Accounts.Valid,
+// checked on every request and at each event-stream keep-alive). The cookie is HttpOnly and SameSite=Strict,
 // and Secure (named __Host-fe_session) when the request came over TLS or
 // Config.SecureCookies is set; on the plain-HTTP local listener it cannot be
 // Secure (browsers would drop it), which is the documented exception — put a

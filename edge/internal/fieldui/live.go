@@ -133,7 +133,8 @@ func (s *Server) tick() {
 // live streams marker updates as server-sent events: "snapshot" once, then
 // "update" events; a comment every 15 s keeps proxies from closing it.
 //
-// The stream ends when its session does (logout, expiry, account disabled),
+// The stream ends when its session does (logout, expiry, account disabled,
+// removed or its password reset),
 // checked at each keep-alive without counting as use: an open map on an
 // unattended phone still idles out.
 func (s *Server) live(w http.ResponseWriter, r *http.Request, x session) {
@@ -181,7 +182,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, x session) {
 				return
 			}
 		case <-keep.C:
-			if !s.sessions.alive(x.id, s.clock.Now()) || !s.d.Accounts.Active(x.user.Username) || !write("", nil) {
+			if !s.sessions.alive(x.id, s.clock.Now()) || !s.d.Accounts.Valid(x.user) || !write("", nil) {
 				return
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // ErrHash reports a stored password hash that is not an argon2id PHC string
@@ -32,14 +33,21 @@ var DefaultArgon2 = Argon2Params{MemoryKiB: 64 * 1024, Time: 3, Threads: 2}
 const (
 	saltLen = 16
 	keyLen  = 32
-	// Bounds accepted when parsing a stored hash.
-	maxMemoryKiB = 1 << 20
+	// Bounds accepted when parsing a stored hash (with MaxConcurrentVerify
+	// checks at once, at most 512 MiB of argon2id memory on the gateway; the
+	// same bounds as link.TechniciansDoc.Validate).
+	maxMemoryKiB = 1 << 18
 	maxTime      = 20
 	maxThreads   = 16
 )
 
+// normalizePassword is Unicode NFC, as the cloud's account hasher applies
+// before hashing: the same password typed on keyboards that compose accents
+// differently verifies against hashes made in the cloud.
+func normalizePassword(pw string) string { return norm.NFC.String(pw) }
+
 // HashPassword returns the PHC string "$argon2id$v=19$m=…,t=…,p=…$salt$key"
-// of password.
+// of password (NFC-normalised, as verification does).
 func HashPassword(password string, p Argon2Params) (string, error) {
 	if p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxMemoryKiB || p.Time < 1 || p.Time > maxTime || p.Threads < 1 || p.Threads > maxThreads {
 		return "", fmt.Errorf("fieldui: argon2id parameters out of bounds: %+v", p)
@@ -48,7 +56,7 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("fieldui: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	key := argon2.IDKey([]byte(normalizePassword(password)), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }

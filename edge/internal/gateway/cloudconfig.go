@@ -31,6 +31,8 @@ func (g *Gateway) PrepareConfig(u cloudlink.Update) (func(), error) {
 	case link.ConfigTariffs:
 		// Stored by the link for rides settled offline; nothing on the gateway prices yet.
 		return func() {}, nil
+	case link.ConfigTechnicians:
+		return g.prepareTechnicians(u)
 	}
 	return nil, fmt.Errorf("gateway: unknown configuration kind %q", u.Kind)
 }

@@ -11,7 +11,8 @@
 // One bbolt file, <data_dir>/gateway.db, holds the outbox (outbox.* buckets)
 // and the configstore (configstore.docs): documents "vehicles" (a
 // link.VehiclesDoc), "zones" (a GBFS geofencing_zones.json) and
-// "technicians" (a fieldui.AccountsDoc: the field UI's accounts). A file given
+// "technicians" (the field UI's accounts: a link.TechniciansDoc pushed by the
+// cloud, or a fieldui.AccountsDoc from a local file). A file given
 // at start is validated, stored and applied; without one, the stored copy is
 // used, so a gateway restarts with its last configuration while the cloud is
 // unreachable.
