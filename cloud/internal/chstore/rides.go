@@ -146,23 +146,24 @@ type RideVersion struct {
 	Version uint64
 }
 
-// RideSyncState returns the highest version stored (0 for an empty table: the sync's
-// watermark) and the newest version of every ride whose version is at least since (what the
-// sync need not send again).
-func (s *Store) RideSyncState(ctx context.Context, since uint64) (uint64, []RideVersion, error) {
+// RideWatermark returns the highest version stored, 0 for an empty table: the ride sync's
+// watermark.
+func (s *Store) RideWatermark(ctx context.Context) (uint64, error) {
 	var wm uint64
 	if err := s.conn.QueryRow(ctx, "SELECT max(version) FROM rides").Scan(&wm); err != nil {
-		return 0, nil, fmt.Errorf("chstore: ride watermark: %w", err)
+		return 0, fmt.Errorf("chstore: ride watermark: %w", err)
 	}
-	vs, err := collect(ctx, s.conn, "ride versions", `SELECT id, max(version) FROM rides WHERE version >= ? GROUP BY id`,
+	return wm, nil
+}
+
+// RideVersionsSince returns the newest stored version of every ride whose version is at least
+// since (what the sync need not send again), ordered by id.
+func (s *Store) RideVersionsSince(ctx context.Context, since uint64) ([]RideVersion, error) {
+	return collect(ctx, s.conn, "ride versions", `SELECT id, max(version) FROM rides WHERE version >= ? GROUP BY id ORDER BY id`,
 		[]any{since}, func(rows driver.Rows) (RideVersion, error) {
 			var v RideVersion
 			return v, rows.Scan(&v.ID, &v.Version)
 		})
-	if err != nil {
-		return 0, nil, err
-	}
-	return wm, vs, nil
 }
 
 // dedupedRides is the rides of one city started in [From, To), one row per ride (its newest

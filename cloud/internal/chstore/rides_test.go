@@ -67,7 +67,11 @@ func TestRidesDedupeAndBuckets(t *testing.T) {
 		t.Fatalf("bucket week: %v", err)
 	}
 
-	wm, vs, err := s.RideSyncState(ctx, 2)
+	wm, err := s.RideWatermark(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.RideVersionsSince(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
