@@ -77,9 +77,10 @@ func (a *App) registerAreas(rider *riderapi.API, adm *adminapi.API, kr *fieldcry
 		ClickHouse: a.ch.Load, Downlink: a.down.Load, Live: a.live,
 		Registry: a.reg, Log: a.log, Now: time.Now, app: a,
 	}
-	_ = ar
 	// One line per area: errors.Join(area1.Wire(ar...), area2.Wire(...)).
-	return errors.Join()
+	return errors.Join(
+		a.wireFleetops(ar),
+	)
 }
 
 // runEventHooks runs the areas' hooks on a stored event batch.

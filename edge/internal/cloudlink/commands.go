@@ -33,6 +33,10 @@ func (l *Link) worker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case msg := <-l.jobs:
+			if isFirmware(msg) {
+				l.respondFirmware(msg, l.handleFirmware(msg.Data))
+				continue
+			}
 			l.respond(msg, l.handle(ctx, msg.Data))
 		}
 	}
