@@ -81,6 +81,7 @@ func (a *App) registerAreas(rider *riderapi.API, adm *adminapi.API, kr *fieldcry
 	return errors.Join(
 		a.wireFleetops(ar),
 		a.wireRides(ar),
+		a.wireCityCfg(ar),
 	)
 }
 
