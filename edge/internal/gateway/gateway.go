@@ -23,6 +23,7 @@ import (
 	"github.com/fleetedge/fleetedge/edge/internal/fieldui"
 	"github.com/fleetedge/fleetedge/edge/internal/fleet"
 	"github.com/fleetedge/fleetedge/edge/internal/outbox"
+	"github.com/fleetedge/fleetedge/edge/internal/ridetrack"
 	"github.com/fleetedge/fleetedge/edge/internal/rules"
 	"github.com/fleetedge/fleetedge/edge/internal/uplink"
 	"github.com/fleetedge/fleetedge/protocol"
@@ -66,6 +67,8 @@ type Gateway struct {
 	ui       *fieldui.Server
 	history  *fieldui.History
 	accounts *fieldui.Accounts
+	// rides tracks the open rides and emits ride events (ridetrack.go).
+	rides *ridetrack.Tracker
 
 	// nc is the connection to the cloud's NATS (nil when standalone); the
 	// uplink drains the outbox over it.
@@ -136,7 +139,7 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 		Publisher: publisherFunc(func(topic string, payload []byte, qos byte) error {
 			return g.broker.Publish(topic, payload, qos)
 		}),
-		Events:     eventSinkFunc(func(ev link.Event) { g.ingest.Emit(ev) }),
+		Events:     eventSinkFunc(func(ev link.Event) { g.ingest.Emit(ev); g.rides.OnCommandEvent(ev) }),
 		Logger:     log,
 		Registerer: g.reg,
 		KnownVehicle: func(v protocol.VehicleID) bool {
@@ -156,9 +159,12 @@ func New(cfg Config, log *slog.Logger) (g *Gateway, err error) {
 		return g, fmt.Errorf("%w: rules: %w", ErrConfig, err)
 	}
 	g.history = fieldui.NewHistory(20, 200_000)
+	if err := g.newRides(); err != nil {
+		return g, fmt.Errorf("gateway: %w", err)
+	}
 	if g.ingest, err = broker.NewIngest(broker.IngestOptions{
 		Store: eventTap{Store: g.outbox, history: g.history}, Fleet: g.fleet, Logger: log, Registerer: g.reg,
-		Rules: rules.NewIngest(g.rules, g.vehicles), Replies: g.commands, Presence: g.commands,
+		Rules: g.rides.WrapRules(rules.NewIngest(g.rules, g.vehicles)), Replies: g.commands, Presence: g.commands,
 	}); err != nil {
 		return g, err
 	}
@@ -416,6 +422,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer close(swept)
 		g.fleet.RunSweeper(sweepCtx, g.cfg.SweepInterval.D(), func(u fleet.Update) {
 			g.ingest.OnFleetUpdate(u, time.Now())
+			g.rides.OnFleetUpdate(u, time.Now())
 		})
 	}()
 	// The uplink outlives ctx until stop(): it must drain what the broker's last
