@@ -378,3 +378,30 @@ func TestRideEndedWhileCloudUnreachable(t *testing.T) {
 	}
 	waitFor(t, "outbox drained", func() bool { return r.g.Outbox().Stats().Records == 0 })
 }
+
+// TestRideEndsWhenVehicleLost: a riding scooter that disconnects and stays
+// silent past LostAfter has its ride ended by the gateway (the sweeper's
+// "lost"), at its last message.
+func TestRideEndsWhenVehicleLost(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.VehiclesFile = filepath.Join(dir, "vehicles.json")
+	cfg.LostAfter = Duration(400 * time.Millisecond)
+	cfg.SweepInterval = Duration(50 * time.Millisecond)
+	secrets := writeVehicles(t, cfg.VehiclesFile, cfg.City, 1, "S1")
+	r := start(t, cfg)
+	sc := connectRideScooter(t, r.g.Addrs().MQTT["tcp"], "S1", secrets["S1"])
+	sc.fix("4025.6800,-342.4800,0,0")
+	if res := r.g.Commands().HandleRequest(t.Context(), rideRequest(testRide, 1, "start")); res.Outcome != link.OutcomeAcked {
+		t.Fatalf("start: %+v", res)
+	}
+	sc.wg.Wait()
+	sc.c.Disconnect(0)
+	waitFor(t, "ride ended by the gateway", func() bool { return len(rideEventsIn(t, r.g)) == 2 })
+	evs := rideEventsIn(t, r.g)
+	veh, _ := r.g.Fleet().Get("S1")
+	if e := evs[1]; e.Kind != link.EventRideEnded || e.Ride.EndedBy != ridetrack.EndedByGateway || e.Ride.RideID != testRide ||
+		!e.Time.Equal(veh.LastSeen) || e.Ride.Position == nil {
+		t.Fatalf("end event %+v %+v (last seen %v)", e, e.Ride, veh.LastSeen)
+	}
+}
