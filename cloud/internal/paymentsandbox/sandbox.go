@@ -36,15 +36,16 @@ type card struct {
 	outcome payments.Outcome // immediate outcome
 	settle  payments.Outcome // for pending: what the webhook says later
 	failure string
+	message string
 }
 
 var cards = map[string]card{
 	TokenVisa:              {info: info("Visa", "4242"), outcome: payments.OutcomeSucceeded},
 	TokenMastercard:        {info: info("Mastercard", "4444"), outcome: payments.OutcomeSucceeded},
-	TokenDeclined:          {info: info("Visa", "0002"), outcome: payments.OutcomeFailed, failure: "card_declined"},
-	TokenInsufficientFunds: {info: info("Visa", "9995"), outcome: payments.OutcomeFailed, failure: "insufficient_funds"},
+	TokenDeclined:          {info: info("Visa", "0002"), outcome: payments.OutcomeFailed, failure: "card_declined", message: "the card was declined"},
+	TokenInsufficientFunds: {info: info("Visa", "9995"), outcome: payments.OutcomeFailed, failure: "insufficient_funds", message: "insufficient funds"},
 	TokenPending:           {info: info("Visa", "3155"), outcome: payments.OutcomePending, settle: payments.OutcomeSucceeded},
-	TokenPendingDeclined:   {info: info("Visa", "3220"), outcome: payments.OutcomePending, settle: payments.OutcomeFailed, failure: "card_declined"},
+	TokenPendingDeclined:   {info: info("Visa", "3220"), outcome: payments.OutcomePending, settle: payments.OutcomeFailed, failure: "card_declined", message: "the card was declined"},
 }
 
 func info(brand, last4 string) payments.MethodInfo {
@@ -174,23 +175,23 @@ func (s *Sandbox) Charge(_ context.Context, r payments.ChargeRequest) (payments.
 		return ch.result, nil
 	}
 	ch := &charge{ref: newRef("ch_"), paymentID: r.PaymentID, currency: r.Currency, amount: r.Amount}
-	ch.result = payments.Result{Reference: ch.ref, Outcome: c.outcome, FailureCode: c.failure}
+	ch.result = payments.Result{Reference: ch.ref, Outcome: c.outcome}
 	if c.outcome == payments.OutcomeFailed {
-		ch.result.FailureMessage = "the card was declined"
+		ch.result.FailureCode, ch.result.FailureMessage = c.failure, c.message
 	}
 	s.charges[r.IdempotencyKey] = ch
 	s.byRef[ch.ref] = ch
 	switch c.outcome {
 	case payments.OutcomeSucceeded:
-		s.emitLocked(payments.ChargeSucceeded, ch.ref, r.PaymentID, r.Amount, r.Currency, "", 0)
+		s.emitLocked(payments.ChargeSucceeded, ch.ref, r.PaymentID, r.Amount, r.Currency, "", "", 0)
 	case payments.OutcomeFailed:
-		s.emitLocked(payments.ChargeFailed, ch.ref, r.PaymentID, r.Amount, r.Currency, c.failure, 0)
+		s.emitLocked(payments.ChargeFailed, ch.ref, r.PaymentID, r.Amount, r.Currency, c.failure, c.message, 0)
 	case payments.OutcomePending:
 		typ := payments.ChargeSucceeded
 		if c.settle == payments.OutcomeFailed {
 			typ = payments.ChargeFailed
 		}
-		s.emitLocked(typ, ch.ref, r.PaymentID, r.Amount, r.Currency, c.failure, s.cfg.PendingDelay)
+		s.emitLocked(typ, ch.ref, r.PaymentID, r.Amount, r.Currency, c.failure, c.message, s.cfg.PendingDelay)
 	}
 	return ch.result, nil
 }
@@ -213,10 +214,10 @@ func (s *Sandbox) Refund(_ context.Context, r payments.RefundRequest) (payments.
 	res := payments.Result{Reference: newRef("re_"), Outcome: payments.OutcomeSucceeded}
 	if r.Currency != ch.currency || r.Amount > ch.amount-ch.refunded {
 		res.Outcome, res.FailureCode, res.FailureMessage = payments.OutcomeFailed, "amount_too_large", "refund exceeds what is left of the charge"
-		s.emitLocked(payments.RefundFailed, res.Reference, r.RefundID, r.Amount, r.Currency, res.FailureCode, 0)
+		s.emitLocked(payments.RefundFailed, res.Reference, r.RefundID, r.Amount, r.Currency, res.FailureCode, res.FailureMessage, 0)
 	} else {
 		ch.refunded += r.Amount
-		s.emitLocked(payments.RefundSucceeded, res.Reference, r.RefundID, r.Amount, r.Currency, "", 0)
+		s.emitLocked(payments.RefundSucceeded, res.Reference, r.RefundID, r.Amount, r.Currency, "", "", 0)
 	}
 	s.refunds[r.IdempotencyKey] = res
 	return res, nil
@@ -252,13 +253,11 @@ type wireEvent struct {
 }
 
 // emitLocked records an event and delivers it after delay (s.mu held).
-func (s *Sandbox) emitLocked(typ payments.EventType, ref, paymentID string, amount int64, currency, failure string, delay time.Duration) {
+func (s *Sandbox) emitLocked(typ payments.EventType, ref, paymentID string, amount int64, currency, failure, message string, delay time.Duration) {
 	var w wireEvent
 	w.ID, w.Type, w.Created = newRef("evt_"), string(typ), s.cfg.Now().Unix()
-	w.Data.Reference, w.Data.PaymentID, w.Data.Amount, w.Data.Currency, w.Data.FailureCode = ref, paymentID, amount, currency, failure
-	if failure != "" {
-		w.Data.FailureMessage = "the card was declined"
-	}
+	w.Data.Reference, w.Data.PaymentID, w.Data.Amount, w.Data.Currency = ref, paymentID, amount, currency
+	w.Data.FailureCode, w.Data.FailureMessage = failure, message
 	body, err := json.Marshal(w)
 	if err != nil {
 		s.log.Error("marshal event", "err", err)
