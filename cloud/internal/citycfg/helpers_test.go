@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi/adminapitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/audit"
@@ -19,8 +20,14 @@ type env struct {
 // newEnv registers the area; down is the downlink (nil: none, as in role api).
 func newEnv(t *testing.T, down Publisher) *env {
 	t.Helper()
+	return newEnvFunc(t, func() Publisher { return down })
+}
+
+// newEnvFunc registers the area with a downlink getter.
+func newEnvFunc(t *testing.T, down func() Publisher) *env {
+	t.Helper()
 	e := adminapitest.New(t)
-	svc, err := New(Config{DB: e.DB.Pool, Downlink: func() Publisher { return down }, Now: e.Clock.Now, Log: e.Log})
+	svc, err := New(Config{DB: e.DB.Pool, Downlink: down, Now: e.Clock.Now, Log: e.Log, RetryInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ func (p *Pusher) push(ctx context.Context, d Publisher, city City, kind string, 
 func (p *Pusher) leapfrog(ctx context.Context, city City, kind string, version, bucket int64) error {
 	p.log.Warn("bucket holds a newer document version than the database: republishing the database's",
 		"city", city.Code, "kind", kind, "version", version, "bucket_version", bucket)
-	_, err := p.cfg.DB.Exec(ctx, `UPDATE city_config_docs SET version = greatest(version, $3 + 1)
+	_, err := p.cfg.DB.Exec(ctx, `UPDATE city_config_docs SET version = greatest(version, $3::bigint + 1)
 		WHERE city_id = $1 AND kind = $2`, city.ID, kind, bucket)
 	if err != nil {
 		return fmt.Errorf("citycfg: raise %s version: %w", kind, err)
@@ -236,7 +236,7 @@ func (p *Pusher) leapfrog(ctx context.Context, city City, kind string, version, 
 func (p *Pusher) published(ctx context.Context, city City, kind string, version int64) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	_, err := p.cfg.DB.Exec(ctx, `UPDATE city_config_docs SET published_version = greatest(published_version, $3),
+	_, err := p.cfg.DB.Exec(ctx, `UPDATE city_config_docs SET published_version = greatest(published_version, $3::bigint),
 		published_at = now(), publish_error = NULL WHERE city_id = $1 AND kind = $2`, city.ID, kind, version)
 	if err != nil {
 		return fmt.Errorf("citycfg: mark %s published: %w", kind, err)
