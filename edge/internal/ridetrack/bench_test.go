@@ -55,6 +55,43 @@ func BenchmarkRulesHook(b *testing.B) {
 	}
 }
 
+// BenchmarkStartEnd is what a ride start and a ride end cost the command's
+// outcome path (the caller waits): the bbolt write of the ride record and
+// the durable outbox append of its event, each an fsync on this disk.
+func BenchmarkStartEnd(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "gw.db"), 0o600, outbox.BoltOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ob, err := outbox.New(db, outbox.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ob.Close()
+	cmds, err := command.New(command.Config{Publisher: publisherFunc(func(string, []byte, byte) error { return nil })})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cmds.Close()
+	tr, err := New(Config{DB: db, Store: ob, Vehicles: fleet.New(fleet.Options{}), Commands: cmds})
+	if err != nil {
+		b.Fatal(err)
+	}
+	outcome := func(code int) link.Event {
+		return link.Event{Vehicle: "S1", Time: t0, Kind: link.EventCommand, Command: &link.CommandResult{
+			V: link.Version, ID: "x", Vehicle: "S1", Code: code, Source: SourcePrefix + r1, Outcome: link.OutcomeAcked}}
+	}
+	start, end := outcome(codeStart), outcome(codeEnd)
+	for b.Loop() {
+		tr.OnCommandEvent(start)
+		tr.OnCommandEvent(end)
+	}
+	if len(tr.Open()) != 0 {
+		b.Fatal("ride left open")
+	}
+}
+
 type nopRules struct{}
 
 func (nopRules) OnUpdate(fleet.Update, protocol.Report, time.Time) []link.Event { return nil }
