@@ -6,7 +6,9 @@
 // # Route rebuild (Rebuild)
 //
 //  1. Invalid fixes are dropped: a zero time, a non-finite coordinate or
-//     one outside [-90, 90] / [-180, 180].
+//     one outside [-90, 90] / [-180, 180]. (Leave cell-tower fixes out
+//     before calling: they can be hundreds of metres off and would only be
+//     dropped as jumps or, worse, kept.)
 //  2. The rest are sorted by time (stable) and fixes repeating an earlier
 //     fix's timestamp are dropped (the first one received is kept).
 //  3. Impossible jumps are dropped. A pair of fixes is consistent when the
