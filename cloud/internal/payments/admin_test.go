@@ -244,8 +244,12 @@ func TestBalanceAdjustment(t *testing.T) {
 		t.Fatalf("audit: %+v", entries)
 	}
 	var details struct {
-		Before struct{ BalanceMinor int64 `json:"balance_minor"` } `json:"before"`
-		After  struct{ BalanceMinor int64 `json:"balance_minor"` } `json:"after"`
+		Before struct {
+			BalanceMinor int64 `json:"balance_minor"`
+		} `json:"before"`
+		After struct {
+			BalanceMinor int64 `json:"balance_minor"`
+		} `json:"after"`
 	}
 	if err := json.Unmarshal(entries[0].Details, &details); err != nil || details.Before.BalanceMinor != 500 || details.After.BalanceMinor != 300 {
 		t.Fatalf("audit before/after: %s %v", entries[0].Details, err)
