@@ -82,6 +82,7 @@ func (a *App) registerAreas(rider *riderapi.API, adm *adminapi.API, kr *fieldcry
 		a.wireFleetops(ar),
 		a.wireRides(ar),
 		a.wireCityCfg(ar),
+		a.wirePayments(ar),
 	)
 }
 

@@ -140,6 +140,7 @@ type Config struct {
 	FieldCrypt FieldCryptConfig `json:"fieldcrypt"`
 	Riders     RidersConfig     `json:"riders"`
 	Admin      AdminConfig      `json:"admin"`
+	Payments   PaymentsConfig   `json:"payments"`
 
 	// StartupTimeout bounds connecting to and migrating the databases and starting NATS,
 	// retrying while a dependency is still coming up.
@@ -301,6 +302,7 @@ func (c Config) Validate() error {
 	}
 	c.validateRiders(bad)
 	c.validateAdmin(bad)
+	c.validatePayments(bad)
 	if c.DataDir == "" {
 		bad("data_dir", "empty")
 	}
