@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole fleetedge system on this machine (what `make run` calls):
 #   PostgreSQL + ClickHouse (local servers under .data/), the cloud (embedded NATS),
-#   the Barcelona demo gateway, and simulated scooters riding its streets.
+#   the Barcelona demo city seeded into the cloud through the admin API (fleetctl city import:
+#   zones, vehicles with their credential hashes, tariffs), the Barcelona gateway, which gets
+#   its zones and vehicles from the cloud, and simulated scooters riding its streets.
 # Ctrl-C (or SIGTERM) stops everything it started, servers included.
 #
 # Knobs (environment): FLEETEDGE_RUN_SCOOTERS (300), FLEETEDGE_RUN_GATEWAY_HTTP (:8080),
@@ -86,6 +88,16 @@ echo "run.sh: starting the cloud (HTTP $cloud_http, embedded NATS :$nats_port)"
 pids+=($!)
 wait_ready "http://$cloud_http/readyz" cloud "$run/cloud.log" "${pids[-1]}"
 
+# The demo city lives in PostgreSQL: created or brought up to date from the demo files through
+# the admin API (idempotent: nothing changes on later runs); the cloud pushes its zones, vehicles
+# and tariffs to the city's NATS bucket, where the gateway picks them up.
+echo "run.sh: seeding the $city demo city in the cloud (fleetctl city import)"
+"$bin/fleetctl" city import --cloud "http://$cloud_http" \
+	--admin-email "$admin_email" --admin-password-file "$admin_pw_file" \
+	--city "$city" --gateway "$city-gw-1" --zones "$demo/geofencing_zones.json" \
+	--vehicles "$demo/vehicles.json" --tariffs "$demo/tariffs.json" --wait 30s \
+	| sed 's/^/run.sh:   /'
+
 # A break-glass technician for the field UI of the demo (password in a file, hash on the command line).
 tech_pw_file=$run/tech-password
 [ -s "$tech_pw_file" ] || (umask 077 && head -c 12 /dev/urandom | base64 >"$tech_pw_file")
@@ -95,11 +107,20 @@ echo "run.sh: starting the $city gateway (MQTT $mqtt, HTTP $gw_http)"
 "$bin/gateway" --city "$city" --gateway-id "$city-gw-1" --data-dir "$run/edge" \
 	--mqtt-addr "$mqtt" --http-addr "$gw_http" --cloud-nats-url "nats://127.0.0.1:$nats_port" \
 	--ui-break-glass-user tech --ui-break-glass-hash "$tech_hash" \
-	--zones "$demo/geofencing_zones.json" --vehicles "$demo/vehicles.json" \
 	>"$run/gateway.log" 2>&1 &
 pids+=($!)
 gw_url="http://127.0.0.1:${gw_http##*:}"
 wait_ready "$gw_url/readyz" gateway "$run/gateway.log" "${pids[-1]}"
+# Zones and vehicles come from the cloud (no local files): wait until the gateway has both.
+for i in $(seq 1 150); do
+	st=$(curl -fsS "$gw_url/api/v1/status" 2>/dev/null || true)
+	if grep -q '"configured":[1-9]' <<<"$st" && grep -q '"zones":[1-9]' <<<"$st"; then break; fi
+	if [ "$i" = 150 ]; then
+		echo "run.sh: the gateway did not get its zones and vehicles from the cloud in 30 s; see $run/gateway.log" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
 
 echo "run.sh: starting $scooters simulated scooters"
 "$bin/scooter-sim" run --broker "127.0.0.1:${mqtt##*:}" --creds "$demo/sim-credentials.json" \

@@ -120,8 +120,10 @@ func buildGateway(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if gatewayBuild.dir != "" {
-		_ = os.RemoveAll(gatewayBuild.dir) // a temporary build directory; nothing to report
+	for _, dir := range []string{gatewayBuild.dir, fleetctlBuild.dir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir) // a temporary build directory; nothing to report
+		}
 	}
 	os.Exit(code)
 }

@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		protocolCommand(),
 		geoCommand(),
+		cityCommand(),
 	}
 }
 
