@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/fleetedge/fleetedge/protocol/link"
 )
@@ -68,16 +71,16 @@ func (s *Service) handleEvent(ctx context.Context, city link.CityID, gw link.Gat
 				}
 			}
 		}
-	case link.EventRidePaused:
-		if r.State == StateActive {
-			_, err := s.recordPause(ctx, r.ID, e.Time)
+	case link.EventRidePaused, link.EventRideResumed:
+		// The k-th pause (resume) event of a ride is its pause number k: the API records the
+		// pause it commanded under the same number, so an event for a pause the API already
+		// recorded (or one arriving after the resume) changes nothing.
+		k, err := s.eventOrdinal(ctx, city, gw, e)
+		if err != nil {
 			return err
 		}
-	case link.EventRideResumed:
-		if r.State == StatePaused {
-			_, err := s.recordResume(ctx, r.ID, e.Time)
-			return err
-		}
+		_, err = s.recordEventPause(ctx, r.ID, k, e.Kind == link.EventRidePaused, e.Time)
+		return err
 	case link.EventRideEnded:
 		if !r.Open() {
 			return nil // ended by the API (or a redelivery): already billed
@@ -117,4 +120,57 @@ func (s *Service) handleEvent(ctx context.Context, city link.CityID, gw link.Gat
 
 func validLatLon(lat, lon float64) bool {
 	return lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180
+}
+
+// eventOrdinal is the position of e among the ride's events of its kind stored in
+// vehicle_events (the ingest stores a batch before the hooks run); 0 when it is not stored
+// (a hook called on its own).
+func (s *Service) eventOrdinal(ctx context.Context, city link.CityID, gw link.GatewayID, e *link.Event) (int, error) {
+	var k int
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT count(*) FROM vehicle_events WHERE city = $1 AND vehicle = $2 AND kind = $3
+		AND payload->>'ride_id' = $4 AND (at < $5 OR (at = $5 AND gateway = $6 AND seq <= $7))`,
+		string(city), e.Vehicle, string(e.Kind), e.Ride.RideID, e.Time, string(gw), int64(e.Seq)).Scan(&k)
+	if err != nil {
+		return 0, fmt.Errorf("rides: event ordinal: %w", err)
+	}
+	return k, nil
+}
+
+// recordEventPause applies the k-th pause (paused) or resume (!paused) event of a ride at
+// `at`; k = 0 means "the next one". Idempotent.
+func (s *Service) recordEventPause(ctx context.Context, rideID string, k int, paused bool, at time.Time) (Ride, error) {
+	return s.inTx(ctx, rideID, func(tx pgx.Tx, r Ride) error {
+		ps, err := loadPauses(ctx, tx, rideID)
+		if err != nil {
+			return err
+		}
+		if paused {
+			if k == 0 {
+				k = len(ps) + 1
+			}
+			if r.State != StateActive || k != len(ps)+1 {
+				return nil // recorded already, or out of step: nothing to add
+			}
+			if at.Before(r.StartedAt) {
+				at = r.StartedAt
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO ride_pauses (ride_id, n, started_at) VALUES ($1, $2, $3)`, rideID, k, at); err != nil {
+				return fmt.Errorf("rides: pause event: %w", err)
+			}
+			_, err := tx.Exec(ctx, `UPDATE rides SET state = 'paused', updated_at = now() WHERE id = $1`, rideID)
+			return err
+		}
+		if k == 0 {
+			k = len(ps)
+		}
+		if r.State != StatePaused || k < 1 || k > len(ps) || !ps[k-1].To.IsZero() {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE ride_pauses SET ended_at = greatest(started_at, $3) WHERE ride_id = $1 AND n = $2`,
+			rideID, k, at); err != nil {
+			return fmt.Errorf("rides: resume event: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE rides SET state = 'active', updated_at = now() WHERE id = $1`, rideID)
+		return err
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi/adminapitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/ledger"
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
+	"github.com/fleetedge/fleetedge/cloud/internal/riderapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/riderapi/riderapitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/rides"
 	"github.com/fleetedge/fleetedge/protocol/link"
@@ -294,3 +295,15 @@ func (e *env) ride(r riderapitest.Response, want int) rideJSON {
 }
 
 func urlEsc(s string) string { return url.PathEscape(s) }
+
+// login logs a rider in again (a suspension revoked the sessions) and returns the token.
+func (e *env) login(email string) string {
+	e.t.Helper()
+	r := e.rider.Do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": riderapitest.Password}, nil)
+	var out riderapi.TokenBody
+	r.JSON(e.t, &out)
+	if r.Status != 200 || out.AccessToken == "" {
+		e.t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	return out.AccessToken
+}

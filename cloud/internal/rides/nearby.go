@@ -114,36 +114,65 @@ func (ix *Index) Query(lat, lon, radiusM float64, limit int) []NearbyVehicle {
 	cos := math.Cos(math.Min(math.Abs(lat)+dLat, 89.9) * math.Pi / 180)
 	dLon := math.Min(radiusM/(110_000*cos)+cellDeg/100, 180)
 	lo, hi := cellOf(lat-dLat, lon-dLon), cellOf(lat+dLat, lon+dLon)
+	// Candidates are filtered and ordered by a local-plane distance (WGS84 radii of curvature
+	// at the query's latitude: within a small fraction of a percent at ≤ 5 km); the geodesic is
+	// computed only where the approximation is within 1% of the radius and for the vehicles
+	// returned, whose DistanceM is geodesic.
+	kLat, kLon := metresPerDegree(lat)
+	type cand struct {
+		i int32
+		d float64
+	}
+	var cands []cand
 	p := orb.Point{lon, lat}
-	var out []NearbyVehicle
 	for y := lo.y; y <= hi.y; y++ {
 		for x := lo.x; x <= hi.x; x++ {
 			for _, i := range s.cells[cellKey{x, y}] {
-				v := s.vehicles[i]
-				if math.Abs(v.Lat-lat) > dLat || math.Abs(v.Lon-lon) > dLon {
+				v := &s.vehicles[i]
+				dy, dx := (v.Lat-lat)*kLat, (v.Lon-lon)*kLon
+				d := math.Sqrt(dx*dx + dy*dy)
+				switch {
+				case d > radiusM*1.01:
 					continue
+				case d > radiusM*0.99:
+					if d = geo.Distance(p, orb.Point{v.Lon, v.Lat}); d > radiusM {
+						continue
+					}
 				}
-				d := geo.Distance(p, orb.Point{v.Lon, v.Lat})
-				if d <= radiusM {
-					v.DistanceM = d
-					out = append(out, v)
-				}
+				cands = append(cands, cand{i, d})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b NearbyVehicle) int {
+	slices.SortFunc(cands, func(a, b cand) int {
 		switch {
-		case a.DistanceM < b.DistanceM:
+		case a.d < b.d:
 			return -1
-		case a.DistanceM > b.DistanceM:
+		case a.d > b.d:
 			return 1
 		}
-		return compareStrings(a.Number, b.Number)
+		return compareStrings(s.vehicles[a.i].Number, s.vehicles[b.i].Number)
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	if len(cands) > limit {
+		cands = cands[:limit]
+	}
+	out := make([]NearbyVehicle, len(cands))
+	for j, c := range cands {
+		out[j] = s.vehicles[c.i]
+		out[j].DistanceM = geo.Distance(p, orb.Point{out[j].Lon, out[j].Lat})
 	}
 	return out
+}
+
+// metresPerDegree returns the metres per degree of latitude and of longitude at lat (WGS84
+// meridional and prime-vertical radii of curvature).
+func metresPerDegree(lat float64) (kLat, kLon float64) {
+	const a, e2 = 6378137.0, 6.69437999014e-3
+	phi := lat * math.Pi / 180
+	sin := math.Sin(phi)
+	w := math.Sqrt(1 - e2*sin*sin)
+	m := a * (1 - e2) / (w * w * w)
+	n := a / w
+	return m * math.Pi / 180, n * math.Cos(phi) * math.Pi / 180
 }
 
 func compareStrings(a, b string) int {
