@@ -83,6 +83,7 @@ func (a *App) registerAreas(rider *riderapi.API, adm *adminapi.API, kr *fieldcry
 		a.wireRides(ar),
 		a.wireCityCfg(ar),
 		a.wirePayments(ar),
+		a.wireTechnicians(ar),
 	)
 }
 
