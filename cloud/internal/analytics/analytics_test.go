@@ -105,6 +105,21 @@ func TestRideSync(t *testing.T) {
 	// An open ride is not copied.
 	analyticstest.InsertRide(t, pool, analyticstest.Ride{Rider: w.rider, Vehicle: w.veh["V3"], City: w.city, Start: w.base, StartLat: 41, StartLon: 2})
 
+	// Another process holding the sync's advisory lock: this pass copies nothing.
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locked bool
+	if err := other.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(x'7269646573796e63'::bigint)`).Scan(&locked); err != nil || !locked {
+		t.Fatalf("lock: %v %v", locked, err)
+	}
+	if n := w.syncOnce(t, 2*time.Minute); n != 0 {
+		t.Fatalf("pass while another process syncs copied %d, want 0", n)
+	}
+	if err := other.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := w.syncOnce(t, 2*time.Minute); n != 4 {
 		t.Fatalf("first pass copied %d, want 4", n)
 	}

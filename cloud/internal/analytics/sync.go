@@ -21,9 +21,18 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// TxBeginner starts PostgreSQL transactions: a *pgxpool.Pool as fleetedge_app.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// syncLockKey is the advisory lock that lets one process at a time run a pass ("ridesync" in
+// ASCII): every API replica runs the task, one copies, the others skip the tick.
+const syncLockKey int64 = 0x7269646573796e63
+
 // SyncConfig configures a RideSync.
 type SyncConfig struct {
-	PG         Querier
+	PG         TxBeginner
 	ClickHouse func() *chstore.Store // nil result: not connected yet
 	// Interval between passes (default 10 s).
 	Interval time.Duration
@@ -115,12 +124,29 @@ ORDER BY version, id
 LIMIT $4`
 
 // SyncOnce copies the ended rides changed since the watermark minus overlap and returns how
-// many rows it inserted.
-func (s *RideSync) SyncOnce(ctx context.Context, overlap time.Duration) (int, error) {
+// many rows it inserted. It runs in a PostgreSQL transaction holding an advisory lock, so
+// passes of several processes never overlap; when another process holds it, SyncOnce copies
+// nothing and returns 0.
+func (s *RideSync) SyncOnce(ctx context.Context, overlap time.Duration) (n int, err error) {
 	st := s.cfg.ClickHouse()
 	if st == nil {
 		return 0, ErrNoClickHouse
 	}
+	err = pgx.BeginFunc(ctx, s.cfg.PG, func(tx pgx.Tx) error {
+		var locked bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, syncLockKey).Scan(&locked); err != nil {
+			return fmt.Errorf("analytics: ride sync: lock: %w", err)
+		}
+		if !locked {
+			return nil
+		}
+		n, err = s.pass(ctx, tx, st, overlap)
+		return err
+	})
+	return n, err
+}
+
+func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overlap time.Duration) (int, error) {
 	wm, err := st.RideWatermark(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("analytics: ride sync: %w", err)
@@ -140,7 +166,7 @@ func (s *RideSync) SyncOnce(ctx context.Context, overlap time.Duration) (int, er
 	lastVer, lastID := since, "00000000-0000-0000-0000-000000000000"
 	total := 0
 	for {
-		batch, last, err := s.readBatch(ctx, since, lastVer, lastID)
+		batch, last, err := s.readBatch(ctx, tx, since, lastVer, lastID)
 		if err != nil {
 			return total, err
 		}
@@ -171,8 +197,8 @@ type keyset struct {
 
 // readBatch reads up to Batch rides after (lastVer, lastID); last is non-nil when a full batch
 // came back (there may be more).
-func (s *RideSync) readBatch(ctx context.Context, since, lastVer int64, lastID string) ([]chstore.RideRow, *keyset, error) {
-	rows, err := s.cfg.PG.Query(ctx, selectEndedRides, since, lastVer, lastID, s.cfg.Batch)
+func (s *RideSync) readBatch(ctx context.Context, tx pgx.Tx, since, lastVer int64, lastID string) ([]chstore.RideRow, *keyset, error) {
+	rows, err := tx.Query(ctx, selectEndedRides, since, lastVer, lastID, s.cfg.Batch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analytics: ride sync: read rides: %w", err)
 	}
