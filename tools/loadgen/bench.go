@@ -57,39 +57,45 @@ type Config struct {
 
 // Result is everything a run measured.
 type Result struct {
-	Started     time.Time          `json:"started"`
-	Host        string             `json:"host"`
-	CPUs        int                `json:"cpus"`
-	Scooters    int                `json:"scooters"`
-	SimProcs    int                `json:"sim_procs"`
-	Zones       int                `json:"zones"`
-	GPS         string             `json:"gps_interval"`
-	Heartbeat   string             `json:"heartbeat_interval"`
-	Hysteresis  float64            `json:"hysteresis_metres"`
-	LoadBefore  string             `json:"load_before"`
-	LoadDuring  []string           `json:"load_during"`
-	FirstAdmit  float64            `json:"first_admission_seconds"` // sims started → N connected
-	WindowS     float64            `json:"window_seconds"`
-	MsgsPerSec  float64            `json:"messages_per_second"`
-	Durable     float64            `json:"durable_records_per_second"`
-	Latency     Quantiles          `json:"fix_to_13"`
-	LatencyStr  string             `json:"fix_to_13_summary"`
-	GwCPU       float64            `json:"gateway_cpu_cores"`
-	GwCPUPer1k  float64            `json:"gateway_cpu_seconds_per_1000_messages"`
-	SimCPU      float64            `json:"simulators_cpu_cores"`
-	GwRSSMax    uint64             `json:"gateway_rss_max_bytes"`
-	GwFDs       int                `json:"gateway_fds"`
-	GwThreads   int                `json:"gateway_threads"`
-	Connected   float64            `json:"connected_min_in_window"`
-	Deltas      map[string]float64 `json:"window_deltas"`
-	Gauges      map[string]float64 `json:"end_gauges"`
-	IngestP99   float64            `json:"ingest_latency_p99_seconds"`
-	IngestP50   float64            `json:"ingest_latency_p50_seconds"`
-	RulesMeanUS float64            `json:"rules_evaluation_mean_microseconds"`
-	CommitP50   float64            `json:"outbox_commit_p50_seconds"`
-	Restarts    []RestartResult    `json:"restarts,omitempty"`
-	Flood       *FloodSummary      `json:"flood,omitempty"`
-	PerfTop     []string           `json:"perf_top,omitempty"`
+	Started    time.Time          `json:"started"`
+	Host       string             `json:"host"`
+	CPUs       int                `json:"cpus"`
+	Scooters   int                `json:"scooters"`
+	SimProcs   int                `json:"sim_procs"`
+	Zones      int                `json:"zones"`
+	GPS        string             `json:"gps_interval"`
+	Heartbeat  string             `json:"heartbeat_interval"`
+	Hysteresis float64            `json:"hysteresis_metres"`
+	LoadBefore string             `json:"load_before"`
+	LoadDuring []string           `json:"load_during"`
+	FirstAdmit float64            `json:"first_admission_seconds"` // sims started → N connected
+	WindowS    float64            `json:"window_seconds"`
+	MsgsPerSec float64            `json:"messages_per_second"`
+	Durable    float64            `json:"durable_records_per_second"`
+	Latency    Quantiles          `json:"fix_to_13"`
+	LatencyStr string             `json:"fix_to_13_summary"`
+	GwCPU      float64            `json:"gateway_cpu_cores"`
+	GwCPUPer1k float64            `json:"gateway_cpu_seconds_per_1000_messages"`
+	SimCPU     float64            `json:"simulators_cpu_cores"`
+	GwRSSMax   uint64             `json:"gateway_rss_max_bytes"`
+	GwFDs      int                `json:"gateway_fds"`
+	GwThreads  int                `json:"gateway_threads"`
+	Connected  float64            `json:"connected_min_in_window"`
+	Deltas     map[string]float64 `json:"window_deltas"`
+	Gauges     map[string]float64 `json:"end_gauges"`
+	IngestP99  float64            `json:"ingest_latency_p99_seconds"`
+	IngestP50  float64            `json:"ingest_latency_p50_seconds"`
+	// GwCmdP50/P99: the gateway's own part of fix→13, from receiving a
+	// report to writing the command on the vehicle's connection
+	// (fleetedge_ingest_report_to_command_seconds; 0 if the gateway lacks it).
+	GwCmdP50    float64         `json:"gateway_report_to_command_p50_seconds"`
+	GwCmdP90    float64         `json:"gateway_report_to_command_p90_seconds"`
+	GwCmdP99    float64         `json:"gateway_report_to_command_p99_seconds"`
+	RulesMeanUS float64         `json:"rules_evaluation_mean_microseconds"`
+	CommitP50   float64         `json:"outbox_commit_p50_seconds"`
+	Restarts    []RestartResult `json:"restarts,omitempty"`
+	Flood       *FloodSummary   `json:"flood,omitempty"`
+	PerfTop     []string        `json:"perf_top,omitempty"`
 }
 
 // RestartResult is one gateway restart under the connected fleet.
@@ -478,6 +484,9 @@ loop:
 	}
 	res.IngestP50 = HistQuantile(m0, m1, "fleetedge_ingest_latency_seconds", 0.5)
 	res.IngestP99 = HistQuantile(m0, m1, "fleetedge_ingest_latency_seconds", 0.99)
+	res.GwCmdP50 = HistQuantile(m0, m1, "fleetedge_ingest_report_to_command_seconds", 0.5)
+	res.GwCmdP90 = HistQuantile(m0, m1, "fleetedge_ingest_report_to_command_seconds", 0.9)
+	res.GwCmdP99 = HistQuantile(m0, m1, "fleetedge_ingest_report_to_command_seconds", 0.99)
 	res.CommitP50 = HistQuantile(m0, m1, "fleetedge_outbox_commit_seconds", 0.5)
 	if cnt := m1.Get("fleetedge_rules_evaluation_seconds_count") - m0.Get("fleetedge_rules_evaluation_seconds_count"); cnt > 0 {
 		res.RulesMeanUS = (m1.Get("fleetedge_rules_evaluation_seconds_sum") - m0.Get("fleetedge_rules_evaluation_seconds_sum")) / cnt * 1e6
@@ -729,6 +738,10 @@ func Summary(res *Result) string {
 		fmt.Fprintf(&b, "simulators: %.2f cores\n", res.SimCPU)
 		fmt.Fprintf(&b, "ingest latency (receive → durable PUBACK) p50 %.2f ms p99 %.2f ms; outbox commit p50 %.2f ms; rules mean %.1f µs per fix\n",
 			res.IngestP50*1000, res.IngestP99*1000, res.CommitP50*1000, res.RulesMeanUS)
+		if res.GwCmdP50 > 0 {
+			fmt.Fprintf(&b, "gateway side of fix→13 (report received → command written) p50 %.2f ms p90 %.2f ms p99 %.2f ms (histogram buckets)\n",
+				res.GwCmdP50*1000, res.GwCmdP90*1000, res.GwCmdP99*1000)
+		}
 		keys := make([]string, 0, len(res.Deltas))
 		for k := range res.Deltas {
 			keys = append(keys, k)

@@ -141,7 +141,7 @@ type Ingest struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// sessions maps a client id to its current *mqtt.Client, so the end of a
+	// sessions maps a client id to its current *session, so the end of a
 	// session taken over by a reconnect does not mark the vehicle offline.
 	sessions sync.Map
 
@@ -157,6 +157,7 @@ type ingestMetrics struct {
 	storeErrors  prometheus.Counter
 	events       *prometheus.CounterVec
 	latency      prometheus.Histogram
+	toCommand    prometheus.Histogram
 	connected    prometheus.Gauge
 	sessions     prometheus.Counter
 }
@@ -244,6 +245,13 @@ func (h *Ingest) initMetrics(reg prometheus.Registerer) error {
 			Help:    "Time from receiving an accepted publish to returning (includes the durable append for QoS 1).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		toCommand: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fleetedge_ingest_report_to_command_seconds",
+			Help: "Time from receiving a vehicle's latest report to writing a command to its connection: " +
+				"for a rule's command (13 on a zone crossing) the gateway's part of the fix→command latency. " +
+				"Commands from the cloud or the UI and retries count too (measured from whatever report came last).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 5},
+		}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetedge_vehicles_connected",
 			Help: "Vehicles with an established MQTT session.",
@@ -265,7 +273,7 @@ func (h *Ingest) initMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.received, byCode, decode, m.spoofed, m.storeErrors, m.events, m.latency, m.connected, m.sessions} {
+	for _, c := range []prometheus.Collector{m.received, byCode, decode, m.spoofed, m.storeErrors, m.events, m.latency, m.toCommand, m.connected, m.sessions} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("broker: register ingest metrics: %w", err)
 		}
@@ -278,7 +286,41 @@ func (h *Ingest) ID() string { return "fleetedge-ingest" }
 
 // Provides declares the events the hook handles — never authentication or ACL.
 func (h *Ingest) Provides(b byte) bool {
-	return b == mqtt.OnPublish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect || b == mqtt.OnSubscribed
+	return b == mqtt.OnPublish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect || b == mqtt.OnSubscribed ||
+		b == mqtt.OnPacketSent
+}
+
+// session is the ingest's view of one vehicle's current MQTT session.
+type session struct {
+	cl *mqtt.Client
+	// lastReport is when the latest accepted report of this session was
+	// received (unix ns, 0: none yet), for fleetedge_ingest_report_to_command_seconds.
+	lastReport atomic.Int64
+}
+
+// current returns cl's session if cl is the vehicle's current one.
+func (h *Ingest) current(cl *mqtt.Client) *session {
+	v, ok := h.sessions.Load(cl.ID)
+	if !ok {
+		return nil
+	}
+	if s := v.(*session); s.cl == cl {
+		return s
+	}
+	return nil
+}
+
+// OnPacketSent times commands: a PUBLISH written to a vehicle is measured
+// from the receipt of that vehicle's latest report.
+func (h *Ingest) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish {
+		return
+	}
+	if s := h.current(cl); s != nil {
+		if at := s.lastReport.Load(); at != 0 {
+			h.m.toCommand.Observe(h.clock.Now().Sub(time.Unix(0, at)).Seconds())
+		}
+	}
 }
 
 // Close cancels Appends still waiting for the disk. Call it after the broker
@@ -317,6 +359,9 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 		return pk, packets.CodeSuccessIgnore
 	}
 
+	if s := h.current(cl); s != nil {
+		s.lastReport.Store(now.UnixNano())
+	}
 	upd := h.fleet.Apply(rep, now)
 	events := stateEvents(upd, now)
 	if h.rules != nil {
@@ -379,8 +424,8 @@ func (h *Ingest) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if cl.Net.Inline {
 		return
 	}
-	prev, loaded := h.sessions.Swap(cl.ID, cl)
-	if !loaded || prev != cl {
+	prev, loaded := h.sessions.Swap(cl.ID, &session{cl: cl})
+	if !loaded || prev.(*session).cl != cl {
 		h.m.sessions.Inc()
 	}
 	if !loaded {
@@ -411,7 +456,10 @@ func (h *Ingest) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []
 // OnDisconnect marks the vehicle offline, unless a newer session of the same
 // vehicle has taken over.
 func (h *Ingest) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	if cl.Net.Inline || !h.sessions.CompareAndDelete(cl.ID, cl) {
+	if cl.Net.Inline {
+		return
+	}
+	if s := h.current(cl); s == nil || !h.sessions.CompareAndDelete(cl.ID, s) {
 		return
 	}
 	h.m.connected.Dec()

@@ -426,3 +426,35 @@ func TestEventsFullNoPuback(t *testing.T) {
 		t.Fatalf("stored reports %v events %v", reports, events)
 	}
 }
+
+// TestReportToCommandLatency: a command written to a vehicle after one of its
+// reports is timed from that report; commands before any report and
+// publishes from the gateway's own client are not.
+func TestReportToCommandLatency(t *testing.T) {
+	env := startIngest(t, "A1")
+	a := env.connect(t, "A1")
+	var in inbox
+	if tok := a.Subscribe("A1", 1, in.add); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("subscribe own topic")
+	}
+	count := func() uint64 {
+		var m dto.Metric
+		if err := env.ingest.m.toCommand.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	if err := env.srv.Publish("A1", []byte(`{"a":13,"k":2010}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first command", func() bool { return len(in.list()) == 1 })
+	if n := count(); n != 0 {
+		t.Fatalf("%d samples before any report", n)
+	}
+	publish(t, a, "bike", 1, `{"a":19,"i":"A1","g":"4123.4567,210.1234,0,0","t":1764072000}`)
+	if err := env.srv.Publish("A1", []byte(`{"a":13,"k":2015}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second command", func() bool { return len(in.list()) == 2 })
+	waitFor(t, "one sample", func() bool { return count() == 1 })
+}
