@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/payments"
+	"github.com/fleetedge/fleetedge/cloud/internal/payments/providertest"
 	"github.com/fleetedge/fleetedge/cloud/internal/paymentsandbox"
 )
 
@@ -230,4 +231,14 @@ func TestParseEventRejectsMalformed(t *testing.T) {
 			t.Errorf("ParseEvent(%s) = %v", body, err)
 		}
 	}
+}
+
+func TestProviderContract(t *testing.T) {
+	t.Parallel()
+	sb, err := paymentsandbox.New(paymentsandbox.Config{Secrets: [][]byte{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	providertest.Run(t, sb, providertest.Tokens{Succeeds: paymentsandbox.TokenVisa, Declines: paymentsandbox.TokenDeclined})
 }
