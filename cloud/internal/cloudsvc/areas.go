@@ -80,6 +80,7 @@ func (a *App) registerAreas(rider *riderapi.API, adm *adminapi.API, kr *fieldcry
 	// One line per area: errors.Join(area1.Wire(ar...), area2.Wire(...)).
 	return errors.Join(
 		a.wireFleetops(ar),
+		a.wireAnalytics(ar),
 		a.wireRides(ar),
 		a.wireCityCfg(ar),
 		a.wirePayments(ar),
