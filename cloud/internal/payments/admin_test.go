@@ -3,7 +3,9 @@ package payments_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/admin"
@@ -287,4 +289,98 @@ func TestAdminPermissions(t *testing.T) {
 	}
 	// The served document stays precise with the area's routes.
 	adminapitest.CheckDocument(t, e.admin.Do("GET", "/admin/v1/openapi.json", "", nil).Body)
+}
+
+// Concurrent refunds of one top-up (different keys, different admins) never exceed it.
+func TestConcurrentRefundsNeverExceedThePayment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r, pid := e.toppedUp(1000)
+	rideID := e.chargedRide(r.ID, 300, 0) // balance 700
+	tok1, _ := e.admin.TokenWith(admin.PermRidersRefund)
+	tok2, _ := e.admin.TokenWith(admin.PermRidersRefund)
+	var wg sync.WaitGroup
+	results := make(chan int, 8)
+	for i := range 4 {
+		tok := tok1
+		if i%2 == 1 {
+			tok = tok2
+		}
+		wg.Go(func() {
+			results <- e.adminPost(tok, "/payments/"+pid+"/refunds", fmt.Sprint("p", i), map[string]any{"amount_minor": 300, "reason": "race"}).Status
+		})
+		wg.Go(func() {
+			results <- e.adminPost(tok, "/rides/"+rideID+"/refunds", fmt.Sprint("r", i), map[string]any{"amount_minor": 200, "reason": "race"}).Status
+		})
+	}
+	wg.Wait()
+	close(results)
+	var ok, refused int
+	for st := range results {
+		switch st {
+		case 201:
+			ok++
+		case 409:
+			refused++
+		default:
+			t.Errorf("status %d", st)
+		}
+	}
+	// The ride allows one refund of 200 (300 charged); the top-up allows two of 300 out of 1000
+	// only while the balance covers them: 700 + 200 (ride refund) = 900 ≥ 600.
+	refundedTopUp := e.count(`SELECT coalesce(sum(amount_minor), 0)::int FROM payments WHERE refund_of = $1 AND status = 'succeeded'`, pid)
+	refundedRide := e.count(`SELECT coalesce(sum(e.amount_minor), 0)::int FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+		JOIN ledger_accounts a ON a.id = e.account_id WHERE t.kind = 'refund' AND t.ride_id = $1 AND a.kind = 'rider_balance'`, rideID)
+	if refundedRide != 200 || refundedTopUp > 1000 || refundedTopUp%300 != 0 || refundedTopUp < 300 {
+		t.Fatalf("refunded %d of the top-up and %d of the ride (%d ok, %d refused)", refundedTopUp, refundedRide, ok, refused)
+	}
+	if bal := e.balance(r.ID); bal < 0 || bal != 700+int64(refundedRide)-int64(refundedTopUp) {
+		t.Fatalf("balance %d", bal)
+	}
+}
+
+func TestAdminHostileInputsNever500(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok, _ := e.admin.TokenWith(admin.PermRidersRefund, admin.PermRidersRead)
+	r, pid := e.toppedUp(1000)
+	inj := "'; DROP TABLE ledger_entries; --"
+	big := strings.Repeat("Z", 20_000)
+	for i, q := range []struct {
+		path string
+		body any
+		key  string
+	}{
+		{"/payments/" + pid + "/refunds", map[string]any{"reason": big}, "b"},
+		{"/payments/" + pid + "/refunds", map[string]any{"reason": "ok reason", "amount_minor": int64(1) << 62}, "c"},
+		{"/payments/" + pid + "/refunds", map[string]any{"reason": "a\x00b"}, "d"},
+		{"/payments/" + pid + "/refunds", `{"reason":`, "e"},
+		{"/payments/" + pid + "/refunds", big, "f"},
+		{"/payments/" + pid + "/refunds", map[string]any{"reason": "ok reason"}, strings.Repeat("k", 300)},
+		{"/riders/" + r.ID + "/balance-adjustments", map[string]any{"amount_minor": int64(-1) << 63, "currency": "EUR", "reason": "min int"}, "g"},
+		{"/riders/" + r.ID + "/balance-adjustments", map[string]any{"amount_minor": 5, "currency": inj, "reason": "inj"}, "h"},
+		{"/riders/" + r.ID + "/balance-adjustments", map[string]any{"amount_minor": 5, "currency": "EUR", "reason": "inj", "counter_account": inj}, "i"},
+		{"/riders/" + inj + "/balance-adjustments", map[string]any{"amount_minor": 5, "currency": "EUR", "reason": "inj"}, "j"},
+		{"/rides/" + strings.Repeat("r", 64) + "/refunds", map[string]any{"reason": "inj"}, "k"},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			res := e.adminPost(tok, strings.ReplaceAll(q.path, " ", "%20"), q.key, q.body)
+			if res.Status >= 500 || res.Status < 400 || res.Code() == "" {
+				t.Fatalf("%s: %d %s", q.path, res.Status, res.Body)
+			}
+		})
+	}
+	if res := e.admin.Do("GET", "/admin/v1/riders/"+r.ID+"/balance?currency=%27%3B--", tok, nil); res.Status != 422 {
+		t.Fatalf("balance with a bad currency: %d %s", res.Status, res.Body)
+	}
+	if e.balance(r.ID) != 1000 || e.count(`SELECT count(*) FROM ledger_transactions`) != 1 {
+		t.Fatal("a refused request moved money")
+	}
+	// SQL in a reason is just text: stored verbatim, harmless.
+	if res := e.adminPost(tok, "/payments/"+pid+"/refunds", "a", map[string]any{"reason": inj, "amount_minor": 100}); res.Status != 201 {
+		t.Fatalf("refund with an odd reason: %d %s", res.Status, res.Body)
+	}
+	if n := e.count(`SELECT count(*) FROM ledger_transactions WHERE kind = 'refund' AND description = $1`, inj); n != 1 || e.balance(r.ID) != 900 {
+		t.Fatalf("reason stored %d times, balance %d", n, e.balance(r.ID))
+	}
 }
