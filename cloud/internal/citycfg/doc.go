@@ -31,10 +31,14 @@
 // synchronously after the commit when the downlink is up, so the response says whether the
 // gateway's bucket has the change; otherwise (role api, NATS not started, NATS errors) the
 // change stays pending and Pusher.Run, a background task, publishes it when it can: on
-// every wake-up, every RetryInterval, and once at start (and after each reconnection of
-// the downlink) for every city whose bucket is missing a document or holds an older one.
+// every wake-up and every RetryInterval; and when the downlink first appears (cloud start)
+// and every FullCheck it compares every document with its city's bucket and publishes the
+// ones the bucket lacks or holds older (a lost NATS store), raising the database's version
+// above the bucket's when the bucket is ahead (a database restored from a backup).
 // Pushes of one process are serialised by a mutex; between processes the downlink's
 // optimistic concurrency decides (ErrConflict is retried, ErrNotNewer re-reads the bucket).
+// A process without NATS (role api) only stores changes: some process with a downlink must
+// run a Pusher (NewPusher on the same database) for them to reach the gateways.
 //
 // # Read API for other areas
 //

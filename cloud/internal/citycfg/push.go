@@ -87,8 +87,6 @@ func (p *Pusher) Kick() {
 // Run publishes pending documents until ctx ends: when kicked, every RetryInterval, and a
 // full comparison with the buckets when the downlink first appears and every FullCheck.
 func (p *Pusher) Run(ctx context.Context) {
-	tick := time.NewTicker(p.cfg.RetryInterval)
-	defer tick.Stop()
 	var lastFull time.Time
 	for {
 		if d := p.cfg.Downlink(); d != nil {
@@ -99,11 +97,19 @@ func (p *Pusher) Run(ctx context.Context) {
 				p.log.Warn("configuration sync failed", "err", err)
 			}
 		}
+		// Until the first full sync (the downlink is not up yet) look every second.
+		wait := p.cfg.RetryInterval
+		if lastFull.IsZero() {
+			wait = min(wait, time.Second)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-tick.C:
+		case <-t.C:
 		case <-p.wake:
+			t.Stop()
 		}
 	}
 }
