@@ -27,11 +27,13 @@ const city = "bcn"
 // an embedded NATS that the test can switch off (getter returns nil) and on.
 type env struct {
 	*adminapitest.Env
-	svc   *technicians.Service
-	bus   *natsbus.Bus
-	down  *downlink.Downlink
-	dlOn  atomic.Bool
-	token string
+	svc *technicians.Service
+	bus *natsbus.Bus
+	// busDir is the embedded NATS store (a restarted server reuses it).
+	busDir string
+	down   atomic.Pointer[downlink.Downlink]
+	dlOn   atomic.Bool
+	token  string
 }
 
 func openBus(t testing.TB, port int, dir string) *natsbus.Bus {
@@ -53,12 +55,10 @@ func newEnv(t *testing.T, cfg technicians.Config) *env {
 	if _, err := e.DB.Pool.Exec(t.Context(), `INSERT INTO cities (code, name, currency) VALUES ($1, 'Barcelona', 'EUR'), ('mad', 'Madrid', 'EUR')`, city); err != nil {
 		t.Fatal(err)
 	}
-	e.bus = openBus(t, -1, t.TempDir())
+	e.busDir = t.TempDir()
+	e.bus = openBus(t, -1, e.busDir)
 	t.Cleanup(func() { _ = e.bus.Close() })
-	var err error
-	if e.down, err = downlink.New(e.bus.Conn(), e.bus.JetStream(), downlink.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	e.setBus(t, e.bus)
 	e.dlOn.Store(true)
 	hasher, err := account.NewHasher(account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
 	if err != nil {
@@ -66,8 +66,8 @@ func newEnv(t *testing.T, cfg technicians.Config) *env {
 	}
 	cfg.DB, cfg.Hasher, cfg.Log = e.DB.Pool, hasher, e.Log
 	cfg.Downlink = func() technicians.Publisher {
-		if e.dlOn.Load() {
-			return e.down
+		if d := e.down.Load(); d != nil && e.dlOn.Load() {
+			return d
 		}
 		return nil
 	}
@@ -79,10 +79,20 @@ func newEnv(t *testing.T, cfg technicians.Config) *env {
 	return e
 }
 
+// setBus makes a downlink on b the one the service publishes through.
+func (e *env) setBus(t *testing.T, b *natsbus.Bus) {
+	t.Helper()
+	d, err := downlink.New(b.Conn(), b.JetStream(), downlink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.down.Store(d)
+}
+
 // published reads the city's technicians document from its bucket.
 func (e *env) published(t *testing.T) *link.TechniciansDoc {
 	t.Helper()
-	cur, err := e.down.CurrentConfig(t.Context(), city, link.ConfigTechnicians)
+	cur, err := e.down.Load().CurrentConfig(t.Context(), city, link.ConfigTechnicians)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +314,7 @@ func TestPendingUntilNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "republished after a purge", func() bool {
-		_, err := e.down.CurrentConfig(ctx, city, link.ConfigTechnicians)
+		_, err := e.down.Load().CurrentConfig(ctx, city, link.ConfigTechnicians)
 		return err == nil
 	})
 }
