@@ -108,19 +108,17 @@ func (s *RideSync) Run(ctx context.Context) {
 	}
 }
 
-// The rides to copy, in version order. version: microseconds of greatest(updated_at, ended_at)
-// (extract(epoch) is numeric: exact). Keyset on (version, id).
+// The rides to copy, in change order: keyset on (greatest(updated_at, ended_at), id), the
+// expression an index would need (see the package documentation). The version is the change
+// time in microseconds (timestamptz's own precision: exact).
 const selectEndedRides = `
-SELECT id::text, city, vehicle, rider, started_at, ended_at, distance_m, fare, currency,
-       start_lat, start_lon, end_lat, end_lon, version
-FROM (SELECT r.id, c.code AS city, v.number AS vehicle, r.rider_id::text AS rider, r.started_at, r.ended_at,
-             r.distance_m, coalesce(r.fare_total_minor, 0) AS fare, r.currency::text AS currency,
-             r.start_lat, r.start_lon, r.end_lat, r.end_lon,
-             (extract(epoch FROM greatest(r.updated_at, r.ended_at)) * 1000000)::bigint AS version
-      FROM rides r JOIN cities c ON c.id = r.city_id JOIN vehicles v ON v.id = r.vehicle_id
-      WHERE r.state = 'ended') x
-WHERE version >= $1 AND (version, id) > ($2, $3::uuid)
-ORDER BY version, id
+SELECT r.id::text, c.code, v.number, r.rider_id::text, r.started_at, r.ended_at, r.distance_m,
+       coalesce(r.fare_total_minor, 0), r.currency::text, r.start_lat, r.start_lon, r.end_lat, r.end_lon,
+       greatest(r.updated_at, r.ended_at)
+FROM rides r JOIN cities c ON c.id = r.city_id JOIN vehicles v ON v.id = r.vehicle_id
+WHERE r.state = 'ended' AND greatest(r.updated_at, r.ended_at) >= $1
+  AND (greatest(r.updated_at, r.ended_at), r.id) > ($2, $3::uuid)
+ORDER BY greatest(r.updated_at, r.ended_at), r.id
 LIMIT $4`
 
 // SyncOnce copies the ended rides changed since the watermark minus overlap and returns how
@@ -155,6 +153,7 @@ func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overl
 	if o := overlap.Microseconds(); int64(wm) > o {
 		since = int64(wm) - o
 	}
+	sinceT := time.UnixMicro(since).UTC()
 	stored, err := st.RideVersionsSince(ctx, uint64(since))
 	if err != nil {
 		return 0, fmt.Errorf("analytics: ride sync: %w", err)
@@ -163,10 +162,10 @@ func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overl
 	for _, v := range stored {
 		have[v.ID] = v.Version
 	}
-	lastVer, lastID := since, "00000000-0000-0000-0000-000000000000"
+	lastAt, lastID := sinceT, "00000000-0000-0000-0000-000000000000"
 	total := 0
 	for {
-		batch, last, err := s.readBatch(ctx, tx, since, lastVer, lastID)
+		batch, last, err := s.readBatch(ctx, tx, sinceT, lastAt, lastID)
 		if err != nil {
 			return total, err
 		}
@@ -186,19 +185,19 @@ func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overl
 		if last == nil {
 			return total, nil
 		}
-		lastVer, lastID = last.ver, last.id
+		lastAt, lastID = last.at, last.id
 	}
 }
 
 type keyset struct {
-	ver int64
-	id  string
+	at time.Time
+	id string
 }
 
 // readBatch reads up to Batch rides after (lastVer, lastID); last is non-nil when a full batch
 // came back (there may be more).
-func (s *RideSync) readBatch(ctx context.Context, tx pgx.Tx, since, lastVer int64, lastID string) ([]chstore.RideRow, *keyset, error) {
-	rows, err := tx.Query(ctx, selectEndedRides, since, lastVer, lastID, s.cfg.Batch)
+func (s *RideSync) readBatch(ctx context.Context, tx pgx.Tx, since, lastAt time.Time, lastID string) ([]chstore.RideRow, *keyset, error) {
+	rows, err := tx.Query(ctx, selectEndedRides, since, lastAt, lastID, s.cfg.Batch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analytics: ride sync: read rides: %w", err)
 	}
@@ -212,12 +211,14 @@ func (s *RideSync) readBatch(ctx context.Context, tx pgx.Tx, since, lastVer int6
 			r          chstore.RideRow
 			ended      *time.Time
 			elat, elon *float64
-			dist, ver  int64
+			dist       int64
+			changed    time.Time
 		)
 		if err := rows.Scan(&r.ID, &r.City, &r.Vehicle, &r.Rider, &r.StartedAt, &ended, &dist, &r.FareTotalMinor,
-			&r.Currency, &r.StartLat, &r.StartLon, &elat, &elon, &ver); err != nil {
+			&r.Currency, &r.StartLat, &r.StartLon, &elat, &elon, &changed); err != nil {
 			return nil, nil, fmt.Errorf("analytics: ride sync: scan ride: %w", err)
 		}
+		ver := changed.UnixMicro()
 		if ended == nil || dist < 0 || ver < 0 {
 			return nil, nil, fmt.Errorf("analytics: ride sync: ride %s: ended ride without end time or with negative distance", r.ID)
 		}
@@ -226,7 +227,7 @@ func (s *RideSync) readBatch(ctx context.Context, tx pgx.Tx, since, lastVer int6
 			r.HasEnd, r.EndLat, r.EndLon = true, *elat, *elon
 		}
 		out = append(out, r)
-		k = keyset{ver: ver, id: r.ID}
+		k = keyset{at: changed, id: r.ID}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("analytics: ride sync: read rides: %w", err)
