@@ -154,6 +154,17 @@ func TestAccess(t *testing.T) {
 	if got := e.list(t); len(got.Technicians) != 0 {
 		t.Fatalf("refused creates created: %+v", got)
 	}
+	// The area's part of the admin OpenAPI document is precise enough to generate clients.
+	r := e.Do("GET", adminapi.Prefix+"/openapi.json", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("openapi.json: %d", r.Status)
+	}
+	adminapitest.CheckDocument(t, r.Body)
+	for _, want := range []string{`"/admin/v1/cities/{city}/technicians/{username}/disable"`, `"TechnicianBody"`, `"x-fleetedge-permission":"vehicles.manage"`} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("document lacks %s", want)
+		}
+	}
 }
 
 // The whole life of an account: each change is audited in its transaction, published to the
