@@ -61,8 +61,9 @@ func (c Config) validatePayments(bad func(setting, format string, args ...any)) 
 }
 
 // wirePayments registers the payments area: the provider, top-ups, webhooks, history,
-// refunds and adjustments; the sandbox's deliveries stop with the process, and expired
-// Idempotency-Keys are purged hourly.
+// refunds and adjustments; the sandbox's deliveries stop with the process, pending payments
+// older than two minutes are reconciled every minute, and expired Idempotency-Keys are purged
+// hourly.
 func (a *App) wirePayments(ar *Area) error {
 	cfg := a.cfg.Payments
 	secret, err := base64.StdEncoding.DecodeString(cfg.SandboxWebhookSecret.Reveal())
@@ -115,6 +116,24 @@ func (a *App) wirePayments(ar *Area) error {
 	}
 	svc.RegisterRider(ar.Rider.Huma())
 	svc.RegisterAdmin(ar.Admin)
+	// Payments whose provider answer was lost (crash, timeout) and whose webhook never came
+	// are asked again under their own idempotency key.
+	ar.Go("payments-reconcile", func(ctx context.Context) {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := svc.ReconcilePending(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
+					ar.Log.Warn("payments reconcile failed", "err", err)
+				} else if n > 0 {
+					ar.Log.Info("pending payments settled", "count", n)
+				}
+			}
+		}
+	})
 	ar.Go("idempotency-purge", func(ctx context.Context) {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
