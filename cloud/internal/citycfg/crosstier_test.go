@@ -57,15 +57,20 @@ func TestZoneChangeReachesARunningGateway(t *testing.T) {
 		t.Fatalf("entering zone A (10 km/h): 13 with k=%d", k)
 	}
 
+	start := time.Now()
 	e.must(200, "PUT", "/admin/v1/cities/bcn/zones", zonesV2).JSON(t, &put)
 	if put.Config[0].Pending {
 		t.Fatalf("zones v2 not pushed: %+v", put.Config)
 	}
+	answered := time.Since(start)
 	gw.waitLog(t, `"msg":"configuration applied"`, `"kind":"zones"`, fmt.Sprintf(`"version":%d`, put.Config[0].Version))
+	applied := time.Since(start)
 	sc.fix(t, 41.3851, 2.1751) // still in zone A, whose limit is now 6
 	if k := sc.waitLimit(t); k != 2006 {
 		t.Fatalf("next fix in zone A after the change: 13 with k=%d, want 2006", k)
 	}
+	t.Logf("zone change: PUT answered (pushed) after %v, applied by the gateway after ≤%v (log polled every 10 ms), next fix's 13 after %v",
+		answered.Round(time.Millisecond), applied.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	sc.fix(t, 41.395, 2.175) // between the zones: back to the normal limit
 	if k := sc.waitLimit(t); k != 2025 {
 		t.Fatalf("leaving zone A: k=%d, want 2025", k)

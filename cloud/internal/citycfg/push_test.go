@@ -19,7 +19,9 @@ import (
 )
 
 // openBus starts an embedded NATS with JetStream; maxMsg 0 keeps the default (1 MiB).
-func openBus(t *testing.T, maxMsg int32) *natsbus.Bus {
+func openBus(t *testing.T, maxMsg int32) *natsbus.Bus { return openBusTB(t, maxMsg) }
+
+func openBusTB(t testing.TB, maxMsg int32) *natsbus.Bus {
 	t.Helper()
 	st := natsbus.DefaultStreamConfig()
 	if maxMsg != 0 {
@@ -41,7 +43,9 @@ func openBus(t *testing.T, maxMsg int32) *natsbus.Bus {
 	return b
 }
 
-func newDownlink(t *testing.T, b *natsbus.Bus) *downlink.Downlink {
+func newDownlink(t *testing.T, b *natsbus.Bus) *downlink.Downlink { return newDownlinkTB(t, b) }
+
+func newDownlinkTB(t testing.TB, b *natsbus.Bus) *downlink.Downlink {
 	t.Helper()
 	d, err := downlink.New(b.Conn(), b.JetStream(), downlink.Config{})
 	if err != nil {
