@@ -130,7 +130,12 @@ func decodeCursor(s string) (cursor, error) {
 	if err != nil {
 		return cursor{}, bad
 	}
-	return cursor{at: time.UnixMicro(n).UTC(), id: id}, nil
+	at := time.UnixMicro(n).UTC()
+	// Only the canonical spelling, and times PostgreSQL can compare (years 1…9999).
+	if at.Year() < 1 || at.Year() > 9999 || encodeCursor(at, id) != s {
+		return cursor{}, bad
+	}
+	return cursor{at: at, id: id}, nil
 }
 
 // listSpec is one kind of list: its SELECT (without WHERE), the keyset columns (newest first)
