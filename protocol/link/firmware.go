@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // Firmware upgrades from the cloud travel on the city's CommandSubject (the one subject a
@@ -23,13 +24,25 @@ const (
 // and the image travels base64-encoded inside JSON).
 const MaxFirmwareImage = 512 << 10
 
+// FirmwareJobID is the per-vehicle job id the cloud sends for vehicle of its job.
+func FirmwareJobID(job, vehicle string) string { return job + ":" + vehicle }
+
+// ParseFirmwareJobID splits a per-vehicle job id made by FirmwareJobID; ok is false for any
+// other id (e.g. a job a field technician started on the gateway).
+func ParseFirmwareJobID(id string) (job, vehicle string, ok bool) {
+	job, vehicle, ok = strings.Cut(id, ":")
+	return job, vehicle, ok && job != "" && vehicle != ""
+}
+
 // FirmwarePackageSize is the package size of the 23/67 exchange (PROTOCOL.md).
 const FirmwarePackageSize = 1024
 
 // FirmwareRequest asks a city's gateway to run a firmware upgrade job on one vehicle.
 type FirmwareRequest struct {
-	V       int    `json:"v"`
-	JobID   string `json:"job_id"` // echoed in every EventFirmware of the job
+	V int `json:"v"`
+	// JobID is echoed in every EventFirmware of the job. It must be unique per vehicle on the
+	// gateway (its command ids derive from it): the cloud sends "<job uuid>:<vehicle>".
+	JobID   string `json:"job_id"`
 	Vehicle string `json:"vehicle"`
 	Image   []byte `json:"image"`  // base64 in JSON
 	SHA256  string `json:"sha256"` // lower-case hex of Image: checked before anything starts

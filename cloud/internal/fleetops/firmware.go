@@ -143,10 +143,9 @@ func (s *Service) CreateFirmwareJob(ctx context.Context, p admin.Principal, city
 // dispatchFirmware sends each running job's next vehicles to the gateway (up to the job's
 // concurrency in flight), fails stalled upgrades and finishes jobs with nothing open.
 func (s *Service) dispatchFirmware(ctx context.Context) error {
-	if _, err := s.cfg.PG.Exec(ctx, `UPDATE firmware_job_vehicles SET state = 'failed', updated_at = now(),
- error = 'no progress reported by the gateway for ' || $1::text || ' s'
+	if _, err := s.cfg.PG.Exec(ctx, `UPDATE firmware_job_vehicles SET state = 'failed', updated_at = now(), error = $1
  WHERE state IN ('dispatched', 'running') AND coalesce(event_at, dispatched_at) < $2`,
-		int(s.cfg.FirmwareStall.Seconds()), s.now().Add(-s.cfg.FirmwareStall)); err != nil {
+		fmt.Sprintf("no progress reported by the gateway for %s", s.cfg.FirmwareStall), s.now().Add(-s.cfg.FirmwareStall)); err != nil {
 		return fmt.Errorf("fleetops: firmware stall check: %w", err)
 	}
 	rows, err := s.cfg.PG.Query(ctx, `SELECT j.id::text, j.city, j.concurrency, j.max_restarts, j.created_by::text,
@@ -211,7 +210,7 @@ func (s *Service) dispatchJob(ctx context.Context, id string, city link.CityID, 
 	}
 	for _, c := range claimed {
 		rctx, cancel := context.WithTimeout(ctx, DefaultFirmwareAskTimout)
-		acc, err := sender.StartFirmware(rctx, city, link.FirmwareRequest{V: link.Version, JobID: id, Vehicle: c.vehicle,
+		acc, err := sender.StartFirmware(rctx, city, link.FirmwareRequest{V: link.Version, JobID: link.FirmwareJobID(id, c.vehicle), Vehicle: c.vehicle,
 			Image: image, SHA256: digest, Source: "admin:" + createdBy, MaxRestarts: maxRestarts})
 		cancel()
 		var state, errText string
@@ -285,13 +284,20 @@ type txBeginner interface {
 // HandleEvents applies the gateways' firmware events to the jobs' rows (an ar.OnEvents
 // hook). Idempotent: an event older than the newest applied to a row, or for a row that has
 // ended, changes nothing, so a redelivered batch is a no-op. Events of jobs the cloud did not
-// start (a field technician's, a job id that is not a UUID) are ignored.
+// start (a field technician's: not "<job uuid>:<vehicle>" of the event's vehicle) are ignored.
 func (s *Service) HandleEvents(ctx context.Context, city link.CityID, _ link.GatewayID, events []link.Event) error {
-	var fw []*link.Event
+	type fwEvent struct {
+		*link.Event
+		job string
+	}
+	var fw []fwEvent
 	for i := range events {
 		e := &events[i]
-		if e.Kind == link.EventFirmware && e.Firmware != nil && isUUID(e.Firmware.JobID) {
-			fw = append(fw, e)
+		if e.Kind != link.EventFirmware || e.Firmware == nil {
+			continue
+		}
+		if job, vehicle, ok := link.ParseFirmwareJobID(e.Firmware.JobID); ok && vehicle == e.Vehicle && isUUID(job) {
+			fw = append(fw, fwEvent{e, job})
 		}
 	}
 	if len(fw) == 0 {
@@ -316,14 +322,14 @@ func (s *Service) HandleEvents(ctx context.Context, city link.CityID, _ link.Gat
  FROM firmware_jobs j
  WHERE v.job_id = $1::uuid AND v.vehicle = $2 AND j.id = v.job_id AND j.city = $9
    AND v.state IN ('pending', 'dispatched', 'running') AND (v.event_at IS NULL OR v.event_at <= $8)
- RETURNING j.version`, f.JobID, e.Vehicle, state, max(f.Sent, 0), max(f.Total, 0), max(f.Failures, 0), errText, e.Time, string(city)).Scan(&version)
+ RETURNING j.version`, e.job, e.Vehicle, state, max(f.Sent, 0), max(f.Total, 0), max(f.Failures, 0), errText, e.Time, string(city)).Scan(&version)
 			if isNoRows(err) {
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("fleetops: firmware event of %s: %w", e.Vehicle, err)
 			}
-			touched[f.JobID] = true
+			touched[e.job] = true
 			if state == "succeeded" {
 				if _, err := tx.Exec(ctx, `UPDATE vehicles SET firmware_version = $2, updated_at = now() WHERE number = $1`, e.Vehicle, version); err != nil {
 					return fmt.Errorf("fleetops: firmware version of %s: %w", e.Vehicle, err)

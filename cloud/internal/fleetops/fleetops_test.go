@@ -36,7 +36,9 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 		cfg.Live = livestate.New()
 	}
 	cfg.PG = e.DB.Pool
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -282,12 +284,13 @@ func TestFirmwareEventsApplyIdempotently(t *testing.T) {
 	}
 	ev := func(seq uint64, v string, at int, state string, sent int) link.Event {
 		return link.Event{Seq: seq, Vehicle: v, Time: t0.Add(time.Duration(at) * time.Second), Kind: link.EventFirmware,
-			Firmware: &link.FirmwareEvent{JobID: job.ID, Sent: sent, Total: 3, State: state}}
+			Firmware: &link.FirmwareEvent{JobID: link.FirmwareJobID(job.ID, v), Sent: sent, Total: 3, State: state}}
 	}
 	ctx := t.Context()
 	batch := []link.Event{ev(1, "P001", 0, "running", 0), ev(2, "P001", 1, "running", 1), ev(3, "P002", 1, "running", 2),
 		// another job's and a field technician's events are ignored
-		{Seq: 4, Vehicle: "P002", Time: t0, Kind: link.EventFirmware, Firmware: &link.FirmwareEvent{JobID: "fw-local", State: "failed"}}}
+		{Seq: 4, Vehicle: "P002", Time: t0, Kind: link.EventFirmware, Firmware: &link.FirmwareEvent{JobID: "fw-local", State: "failed"}},
+		{Seq: 5, Vehicle: "P002", Time: t0, Kind: link.EventFirmware, Firmware: &link.FirmwareEvent{JobID: link.FirmwareJobID(job.ID, "P001"), State: "failed"}}}
 	for range 2 { // a redelivered batch changes nothing
 		if err := e.svc.HandleEvents(ctx, "paris", "gw1", batch); err != nil {
 			t.Fatal(err)
