@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -506,7 +507,7 @@ func (h *handlers) problem(op string, err error) error {
 	case errors.Is(err, ErrGatewayExists):
 		return adminapi.NewProblem(http.StatusConflict, CodeGatewayExists, "a gateway with this code exists")
 	case errors.Is(err, ErrVehicleExists):
-		return adminapi.NewProblem(http.StatusConflict, CodeVehicleExists, err.Error())
+		return adminapi.NewProblem(http.StatusConflict, CodeVehicleExists, strings.TrimPrefix(err.Error(), "citycfg: "))
 	case errors.Is(err, ErrVehicleBusy):
 		return adminapi.NewProblem(http.StatusConflict, CodeVehicleBusy, "the vehicle is reserved or in a ride: end the ride first")
 	case errors.Is(err, ErrTariffOverlap):

@@ -133,6 +133,9 @@ func TestVehicles(t *testing.T) {
 			}
 		})
 	}
+	if r := e.Do("POST", "/admin/v1/cities/bcn/vehicles", e.SuperToken, map[string]any{"vehicles": []map[string]any{{"number": "BCN001"}}}); !strings.Contains(string(r.Body), `"detail":"vehicle number taken: BCN001"`) {
+		t.Errorf("409 does not name the number: %s", r.Body)
+	}
 	if r := e.Do("GET", "/admin/v1/vehicles/BCN009", e.SuperToken, nil); r.Status != 404 {
 		t.Errorf("BCN009 of the failed batch exists: %d", r.Status)
 	}

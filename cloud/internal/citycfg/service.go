@@ -268,7 +268,7 @@ func (s *Service) ImportVehicles(ctx context.Context, actor audit.Actor, cityCod
 					VALUES ($1, $2, $3, $4, $5, $6, $7)`, v.Number, v.Model, city.ID, gwArg, v.Type, v.NormalLimitKmh, v.CredentialHash)
 				res.Created = append(res.Created, v.Number)
 			case cur.city != city.ID:
-				return fmt.Errorf("citycfg: %w: %s is registered in another city", ErrVehicleExists, v.Number)
+				return fmt.Errorf("%w: %s is registered in another city", ErrVehicleExists, v.Number)
 			case cur.model == v.Model && cur.typ == v.Type && cur.hash == v.CredentialHash &&
 				int(cur.limit) == v.NormalLimitKmh && cur.gw == gw:
 				res.Unchanged++
@@ -284,7 +284,7 @@ func (s *Service) ImportVehicles(ctx context.Context, actor audit.Actor, cityCod
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if isUnique(err, "") { // created concurrently
-				return fmt.Errorf("citycfg: import: %w", ErrVehicleExists)
+				return fmt.Errorf("%w: registered concurrently", ErrVehicleExists)
 			}
 			return fmt.Errorf("citycfg: import: %w", err)
 		}
@@ -369,6 +369,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor audit.Actor, number st
 		if v, err = vehicleBy(ctx, tx, number, " FOR UPDATE OF v"); err != nil {
 			return err
 		}
+		had := v.HasCredential
 		var hash string
 		if secret, hash, err = newSecret(); err != nil {
 			return err
@@ -381,7 +382,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor audit.Actor, number st
 		}
 		v.HasCredential = true
 		_, err = audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "vehicle.rotate_secret", TargetType: "vehicle",
-			TargetID: number, Details: map[string]any{"had_credential": v.HasCredential}})
+			TargetID: number, Details: map[string]any{"had_credential": had}})
 		return err
 	})
 	if err != nil {

@@ -261,7 +261,7 @@ func insertVehicle(ctx context.Context, tx pgx.Tx, city City, gw int64, n NewVeh
 		SELECT `+vehicleCols+` FROM v JOIN cities c ON c.id = v.city_id LEFT JOIN gateways g ON g.id = v.gateway_id`,
 		n.Number, n.Model, city.ID, gwArg, n.Type, n.NormalLimitKmh, hash))
 	if isUnique(err, "") {
-		return Vehicle{}, fmt.Errorf("citycfg: vehicle %q: %w", n.Number, ErrVehicleExists)
+		return Vehicle{}, fmt.Errorf("%w: %s", ErrVehicleExists, n.Number)
 	}
 	if err != nil {
 		return Vehicle{}, fmt.Errorf("citycfg: create vehicle %q: %w", n.Number, err)
