@@ -160,7 +160,11 @@ type stack struct {
 	client *http.Client
 }
 
-const e2eCity = "barcelona"
+const (
+	e2eCity          = "barcelona"
+	e2eAdminEmail    = "root@example.com"
+	e2eAdminPassword = "correct horse battery staple admin"
+)
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
@@ -184,6 +188,11 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	cfg.FieldCrypt = cloudsvc.FieldCryptConfig{Keys: cloudsvc.Key("k1:" + key), CurrentKey: "k1"}
+	pwFile := filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(pwFile, []byte(e2eAdminPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Admin.BootstrapEmail, cfg.Admin.BootstrapName, cfg.Admin.BootstrapPasswordFile = e2eAdminEmail, "Root", pwFile
 	app, err := cloudsvc.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -466,6 +475,28 @@ func TestEndToEndRide(t *testing.T) {
 	}
 	if len(receipt.Route.Coordinates) < 3 {
 		t.Errorf("route from ClickHouse fixes has %d points: %s", len(receipt.Route.Coordinates), rc.Body)
+	}
+
+	// An admin suspends a rider in the middle of a ride: the real scooter is powered off
+	// through the gateway, the ride billed, new rides refused.
+	suspID, tok3 := s.rider("e2e-3@example.com", 5000)
+	ride3, _ := s.startAny(tok3)
+	lr := s.do("POST", "/admin/v1/auth/login", "", map[string]any{"email": e2eAdminEmail, "password": e2eAdminPassword})
+	var login struct{ Session struct{ Token string } }
+	if err := json.Unmarshal(lr.Body, &login); err != nil || login.Session.Token == "" {
+		t.Fatalf("admin login: %d %s", lr.Status, lr.Body)
+	}
+	sr := s.do("POST", "/admin/v1/riders/"+suspID+"/suspend", login.Session.Token, map[string]any{})
+	var ss statusJSON
+	if err := json.Unmarshal(sr.Body, &ss); err != nil || sr.Status != 200 || len(ss.EndedRides) != 1 ||
+		ss.EndedRides[0].RideID != ride3.ID || !ss.EndedRides[0].VehicleConfirmed {
+		t.Fatalf("suspend: %d %s", sr.Status, sr.Body)
+	}
+	if b := s.balance(suspID); b != 5000-ss.EndedRides[0].FareTotalMinor {
+		t.Errorf("suspended rider's balance %d, fare %d", b, ss.EndedRides[0].FareTotalMinor)
+	}
+	if r := s.do("POST", "/v1/rides", tok3, map[string]any{"vehicle": s.acking[0]}); r.Status != 403 || r.code() != "account_suspended" {
+		t.Errorf("suspended rider starts: %d %s", r.Status, r.Body)
 	}
 
 	// The silent scooter: 504, no ride, no charge, the vehicle free again.
