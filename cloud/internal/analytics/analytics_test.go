@@ -209,6 +209,14 @@ func TestAnalyticsAPI(t *testing.T) {
 	if err := w.st.InsertTelemetry(ctx, append(rows, rows[3])); err != nil { // one redelivered record
 		t.Fatal(err)
 	}
+	// V4: two alarms (one redelivered) 10 min ago and one 3 h ago; V3: one 2 h ago.
+	alarm := func(v string, seq uint64, at time.Time) chstore.EventRow {
+		return chstore.EventRow{City: "bcn", Gateway: "g1", Seq: seq, Vehicle: v, Time: at, Kind: "alarm", Details: `{"reason":"vibration"}`}
+	}
+	if err := w.st.InsertEvents(ctx, []chstore.EventRow{alarm("V4", 20, now.Add(-10*time.Minute)), alarm("V4", 20, now.Add(-10*time.Minute)),
+		alarm("V4", 21, now.Add(-11*time.Minute)), alarm("V4", 22, now.Add(-3*time.Hour)), alarm("V3", 23, now.Add(-2*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
 
 	get := func(path string, v any) {
 		t.Helper()
@@ -277,9 +285,16 @@ func TestAnalyticsAPI(t *testing.T) {
 		for _, v := range got.Vehicles {
 			reasons[v.Vehicle] = strings.Join(v.Reasons, ",")
 		}
-		want := map[string]string{"V1": "low_battery,fallen", "V2": "lost", "V3": "error", "V4": "marked_lost"}
+		want := map[string]string{"V1": "low_battery,fallen", "V2": "lost", "V3": "error", "V4": "marked_lost,alarm"}
 		if !reflect.DeepEqual(reasons, want) {
 			t.Fatalf("attention %v, want %v", reasons, want)
+		}
+		if v := got.Vehicles[3]; v.Alarms != 2 || v.LastAlarm == nil || !v.LastAlarm.Equal(now.Add(-10*time.Minute)) {
+			t.Fatalf("V4 alarms %+v", v)
+		}
+		get("/analytics/attention?city=bcn&alarm_minutes=180", &got)
+		if v := got.Vehicles[2]; v.Vehicle != "V3" || strings.Join(v.Reasons, ",") != "error,alarm" || v.Alarms != 1 {
+			t.Fatalf("V3 with 3 h of alarms %+v", v)
 		}
 		if v := got.Vehicles[0]; v.Vehicle != "V1" || v.BatteryPct != 12 || v.LastSeen == nil || !v.LastSeen.Equal(now.Add(-5*time.Minute)) {
 			t.Fatalf("V1 %+v", v)

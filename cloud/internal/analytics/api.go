@@ -79,7 +79,8 @@ func Register(api *adminapi.API, d Deps) error {
 		Tags: tags, Summary: "Vehicles needing attention",
 		Description: "Vehicles of the registry (not retired) with at least one reason: low_battery (latest battery below " +
 			"low_battery_pct), fallen, error (latest error code non-zero), lost (no telemetry for lost_after_minutes, or none " +
-			"in the last 24 h), marked_lost (registry status lost). From the latest telemetry record of each vehicle in the last 24 h."},
+			"in the last 24 h), marked_lost (registry status lost), alarm (alarm events within alarm_minutes). " +
+			"From the latest telemetry record of each vehicle in the last 24 h."},
 		perm, errs, h.attention)
 	adminapi.Register(api, huma.Operation{OperationID: "analytics-heatmap", Method: http.MethodGet, Path: adminapi.Prefix + "/analytics/heatmap",
 		Tags: tags, Summary: "Heatmap of ride starts and ends",
@@ -309,6 +310,7 @@ type attentionInput struct {
 	City          string `query:"city" required:"true" pattern:"^[a-z0-9_-]{1,64}$" doc:"City code"`
 	LowBatteryPct int    `query:"low_battery_pct" minimum:"1" maximum:"100" default:"20" doc:"Battery below this is low"`
 	LostAfter     int    `query:"lost_after_minutes" minimum:"1" maximum:"1440" default:"30" doc:"No telemetry for this long: lost"`
+	AlarmWithin   int    `query:"alarm_minutes" minimum:"1" maximum:"1440" default:"60" doc:"Alarm events (theft, zone, …) in the last this many minutes: alarm"`
 	Limit         int    `query:"limit" minimum:"1" maximum:"10000" default:"1000" doc:"At most this many vehicles (by vehicle number)"`
 }
 
@@ -319,18 +321,21 @@ const (
 	ReasonError      = "error"
 	ReasonLost       = "lost"
 	ReasonMarkedLost = "marked_lost"
+	ReasonAlarm      = "alarm"
 )
 
 // AttentionVehicleBody is one vehicle needing attention.
 type AttentionVehicleBody struct {
 	Vehicle    string     `json:"vehicle" doc:"Vehicle number"`
 	Status     string     `json:"status" doc:"Registry status (available, in_ride, maintenance, …)"`
-	Reasons    []string   `json:"reasons" nullable:"false" minItems:"1" doc:"Why: low_battery, fallen, error, lost, marked_lost"`
+	Reasons    []string   `json:"reasons" nullable:"false" minItems:"1" doc:"Why: low_battery, fallen, error, lost, marked_lost, alarm"`
 	LastSeen   *time.Time `json:"last_seen,omitempty" doc:"Time of the latest telemetry in the last 24 h; absent when none"`
 	Lat        float64    `json:"lat" doc:"Latest latitude (0 when no telemetry)"`
 	Lon        float64    `json:"lon" doc:"Latest longitude (0 when no telemetry)"`
 	BatteryPct int        `json:"battery_pct" minimum:"0" maximum:"100" doc:"Latest battery level (0 when no telemetry)"`
 	ErrorCode  int        `json:"error_code" minimum:"0" doc:"Latest error code, 0 for none"`
+	Alarms     int        `json:"alarms" minimum:"0" doc:"Alarm events within alarm_minutes"`
+	LastAlarm  *time.Time `json:"last_alarm,omitempty" doc:"Time of the latest of those alarms; absent when none"`
 }
 
 // AttentionBody is the answer of analytics-attention.
@@ -359,6 +364,15 @@ func (h *handlers) attention(ctx context.Context, in *attentionInput) (*attentio
 	byVehicle := make(map[string]chstore.VehicleState, len(states))
 	for _, s := range states {
 		byVehicle[s.Vehicle] = s
+	}
+	alarmList, err := st.EventCountsByVehicle(ctx, in.City, "alarm",
+		chstore.Window{From: now.Add(-time.Duration(in.AlarmWithin) * time.Minute), To: now.Add(time.Millisecond)})
+	if err != nil {
+		return nil, h.problemFor("attention", err)
+	}
+	alarms := make(map[string]chstore.VehicleEventCount, len(alarmList))
+	for _, a := range alarmList {
+		alarms[a.Vehicle] = a
 	}
 	rows, err := h.d.PG.Query(ctx, `SELECT v.number, v.status FROM vehicles v JOIN cities c ON c.id = v.city_id
 		WHERE c.code = $1 AND v.status <> 'retired' ORDER BY v.number`, in.City)
@@ -396,6 +410,10 @@ func (h *handlers) attention(ctx context.Context, in *attentionInput) (*attentio
 		}
 		if r.status == "lost" {
 			v.Reasons = append(v.Reasons, ReasonMarkedLost)
+		}
+		if a, ok := alarms[r.number]; ok {
+			last := a.Last
+			v.Reasons, v.Alarms, v.LastAlarm = append(v.Reasons, ReasonAlarm), int(a.Count), &last
 		}
 		if len(v.Reasons) == 0 {
 			continue

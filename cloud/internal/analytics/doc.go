@@ -29,7 +29,8 @@
 //   - battery distribution: the latest battery level of every vehicle that reported in the last
 //     hours, in 10 % buckets (all ten returned, empty ones as zero);
 //   - vehicles needing attention: from the latest telemetry of each vehicle (low battery, fallen,
-//     error code) and the registry (no telemetry for lost_after: lost; registry status lost);
+//     error code), the registry (no telemetry for lost_after: lost; registry status lost) and
+//     recent alarm events (theft, zone alarms: alarm);
 //   - heatmap: ride starts and ends on a grid of about cell_m × cell_m metres.
 //
 // Errors become problems in one place (problemFor): invalid input 422 invalid_request, unknown

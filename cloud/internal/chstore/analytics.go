@@ -252,3 +252,38 @@ func (s *Store) Heatmap(ctx context.Context, city string, w Window, cellM float6
 	h.Cells = cells
 	return h, nil
 }
+
+// VehicleEventCount is how many distinct events of one kind a vehicle had, and the latest one's time.
+type VehicleEventCount struct {
+	Vehicle string
+	Count   uint64
+	Last    time.Time
+}
+
+// EventCountsByVehicle counts the distinct events of kind per vehicle of city in w (each
+// (gateway, seq) once), ordered by vehicle, at most MaxVehicleStates vehicles.
+func (s *Store) EventCountsByVehicle(ctx context.Context, city, kind string, w Window) ([]VehicleEventCount, error) {
+	if err := checkIdent("city", city); err != nil {
+		return nil, err
+	}
+	if err := checkIdent("kind", kind); err != nil {
+		return nil, err
+	}
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	q := `SELECT vehicle, uniqExact(gateway, seq), max(toUInt64(time) * 1000 + ms) FROM events
+ WHERE city = ? AND kind = ? AND ` + windowCond + ` GROUP BY vehicle ORDER BY vehicle LIMIT ?`
+	args := append(append([]any{city, kind}, windowArgs(w)...), MaxVehicleStates)
+	return collect(ctx, s.conn, "event counts by vehicle", q, args, func(rows driver.Rows) (VehicleEventCount, error) {
+		var (
+			c    VehicleEventCount
+			last uint64
+		)
+		if err := rows.Scan(&c.Vehicle, &c.Count, &last); err != nil {
+			return c, err
+		}
+		c.Last = time.UnixMilli(int64(last)).UTC()
+		return c, nil
+	})
+}

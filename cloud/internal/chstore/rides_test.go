@@ -151,6 +151,22 @@ func TestLatestStatesAndHeatmap(t *testing.T) {
 		t.Fatalf("states %+v\nwant %+v", st, want)
 	}
 
+	// Alarm events per vehicle, a redelivered one counted once.
+	ev := func(seq uint64, v, kind string, at time.Time) EventRow {
+		return EventRow{City: "bcn", Gateway: "g", Seq: seq, Vehicle: v, Time: at, Kind: kind}
+	}
+	if err := s.InsertEvents(ctx, []EventRow{ev(10, "v1", "alarm", rideBase), ev(11, "v1", "alarm", rideBase.Add(2*time.Second)),
+		ev(11, "v1", "alarm", rideBase.Add(2*time.Second)), ev(12, "v2", "fallen", rideBase), ev(13, "v2", "alarm", rideBase.Add(-2*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	alarms, err := s.EventCountsByVehicle(ctx, "bcn", "alarm", Window{From: rideBase.Add(-time.Hour), To: rideBase.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []VehicleEventCount{{Vehicle: "v1", Count: 2, Last: rideBase.Add(2 * time.Second)}}; !reflect.DeepEqual(alarms, want) {
+		t.Fatalf("alarms %+v, want %+v", alarms, want)
+	}
+
 	// Heatmap: two rides from the same corner, one ending elsewhere, one without an end.
 	r1 := ride("a", "v1", rideBase, 5, 1, 1)
 	r2 := ride("b", "v2", rideBase.Add(time.Minute), 5, 1, 1)
