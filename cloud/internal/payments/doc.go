@@ -25,6 +25,9 @@
 //     lock; a failed provider refund gives the money back to the balance;
 //   - adjustments need a reason and are ledger adjustments created by the admin;
 //   - every admin money write records its audit entry in the same transaction;
+//   - a payment left pending (provider answer lost, crash before the call, no webhook) is asked
+//     again under its own idempotency key by ReconcilePending (the cloud runs it every minute),
+//     so the provider charges at most once and the ledger is credited at most once;
 //   - every money-moving POST requires an Idempotency-Key (package idempotency); the answer is
 //     stored in the transaction that records the outcome, so a retry gets the first answer and
 //     money moves once. The key is released (the client may retry) only when nothing was sent to
@@ -33,5 +36,11 @@
 // HTTP: RegisterRider adds /v1/payment-methods, /v1/top-ups, /v1/balance, /v1/payments (history
 // and one payment) and the webhook /v1/payments/webhooks/{provider} to the rider API;
 // RegisterAdmin adds refunds, adjustments and a rider's balance to the admin API. Problem codes
-// are the Code* constants. List is the query behind histories and admin lists/exports.
+// are the Code* constants. List is the query behind histories and admin lists/exports;
+// HasActiveMethod answers "may this rider pay by method" for other areas.
+//
+// Known limits: a request whose process died after claiming its Idempotency-Key keeps
+// answering 409 idempotency_in_progress for that key until it expires (24 h) — the payment
+// itself is settled by the reconciler and visible in GET /v1/payments; the sandbox keeps its
+// charges in memory, so it suits one process (development, demos, tests).
 package payments

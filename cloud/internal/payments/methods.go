@@ -186,3 +186,21 @@ func (s *Service) methodToken(ctx context.Context, riderID, methodID string) (Me
 	}
 	return m, string(tok), nil
 }
+
+// RowQuerier is what HasActiveMethod reads through: a pool, a connection or a transaction.
+type RowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// HasActiveMethod reports whether the rider holds a payment method that is not removed (for
+// areas that accept "balance or a payment method", e.g. the start-ride check).
+func HasActiveMethod(ctx context.Context, q RowQuerier, riderID string) (bool, error) {
+	if !validUUID(riderID) {
+		return false, fmt.Errorf("%w: rider id", ErrInvalid)
+	}
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payment_methods WHERE rider_id = $1 AND revoked_at IS NULL)`, riderID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("payments: has method: %w", err)
+	}
+	return ok, nil
+}

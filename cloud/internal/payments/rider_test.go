@@ -299,8 +299,14 @@ func TestPaymentMethods(t *testing.T) {
 	e := newEnv(t)
 	r := e.rider.SignUp("")
 	other := e.rider.SignUp("")
+	if has, err := payments.HasActiveMethod(t.Context(), e.admin.DB.Pool, r.ID); err != nil || has {
+		t.Fatalf("HasActiveMethod before adding = %v, %v", has, err)
+	}
 	visa := e.addMethod(r, paymentsandbox.TokenVisa)
 	mc := e.addMethod(r, paymentsandbox.TokenMastercard)
+	if has, err := payments.HasActiveMethod(t.Context(), e.admin.DB.Pool, r.ID); err != nil || !has {
+		t.Fatalf("HasActiveMethod = %v, %v", has, err)
+	}
 	if mc.IsDefault {
 		t.Fatal("second method became default without asking")
 	}
