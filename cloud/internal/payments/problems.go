@@ -28,5 +28,5 @@ const (
 var AdminProblemCodes = []string{
 	CodeIdempotencyKeyRequired, CodeIdempotencyKeyReused, CodeIdempotencyInProgress, CodeAmountOutOfRange,
 	CodeUnsupportedCurrency, CodeNotRefundable, CodeRefundExceedsPaid, CodeBalanceTooLow, CodeReasonRequired,
-	CodeProviderOutcomeNotSaved,
+	CodeProviderOutcomeNotSaved, CodeRefundFailed,
 }
