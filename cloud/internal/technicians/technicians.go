@@ -243,6 +243,9 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, city string, n 
 	}
 	var t Technician
 	err = s.change(ctx, city, func(tx pgx.Tx, cityID int64) error {
+		if err := checkRoom(ctx, tx, cityID); err != nil {
+			return err
+		}
 		t, err = scanTechnician(tx.QueryRow(ctx, `INSERT INTO technicians (city_id, username, display_name, password_hash)
 			VALUES ($1, $2, $3, $4) RETURNING `+techCols, cityID, n.Username, name, h))
 		if isUnique(err, "technicians_city_username_key") {
@@ -302,6 +305,11 @@ func (s *Service) SetStatus(ctx context.Context, actor audit.Actor, city, userna
 			t, unchanged = before, true
 			return errUnchanged
 		}
+		if status == StatusActive {
+			if err := checkRoom(ctx, tx, cityID); err != nil {
+				return err
+			}
+		}
 		t, err = scanTechnician(tx.QueryRow(ctx, `UPDATE technicians SET status = $2, updated_at = now()
 			WHERE id = $1 RETURNING `+techCols, before.ID, status))
 		if err != nil {
@@ -335,6 +343,19 @@ func (s *Service) Delete(ctx context.Context, actor audit.Actor, city, username 
 		}
 		return record(ctx, tx, actor, "technician.delete", t, map[string]any{"status": t.Status, "display_name": t.DisplayName}, nil)
 	})
+}
+
+// checkRoom refuses one more active technician beyond link.MaxTechnicians (the document
+// would not validate, so the gateway could never get it). Called under the city's lock.
+func checkRoom(ctx context.Context, tx pgx.Tx, cityID int64) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM technicians WHERE city_id = $1 AND status = 'active'`, cityID).Scan(&n); err != nil {
+		return fmt.Errorf("technicians: count: %w", err)
+	}
+	if n >= link.MaxTechnicians {
+		return invalid("status", fmt.Sprintf("the city already has the maximum of %d active technicians", link.MaxTechnicians))
+	}
+	return nil
 }
 
 func notFound(err error, username string) error {

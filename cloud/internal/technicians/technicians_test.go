@@ -340,3 +340,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A city holds at most link.MaxTechnicians active technicians: the document beyond would not
+// validate, so the gateway could never get it. Creating or enabling one more is refused.
+func TestLimit(t *testing.T) {
+	e := newEnv(t, technicians.Config{})
+	const phc = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"
+	if _, err := e.DB.Pool.Exec(t.Context(), `INSERT INTO technicians (city_id, username, password_hash)
+		SELECT (SELECT id FROM cities WHERE code = $1), 't' || i, $2 FROM generate_series(1, $3::int) i`, city, phc, link.MaxTechnicians); err != nil {
+		t.Fatal(err)
+	}
+	base := adminapi.Prefix + "/cities/" + city + "/technicians"
+	if r := e.Do("POST", base+"/t1/disable", e.token, nil); r.Status != 200 {
+		t.Fatalf("disable: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("POST", base, e.token, map[string]string{"username": "one-more", "password": "a good long password"}); r.Status != 201 {
+		t.Fatalf("create below the limit: %d %s", r.Status, r.Body)
+	}
+	if d := e.published(t); len(d.Technicians) != link.MaxTechnicians {
+		t.Fatalf("published %d technicians", len(d.Technicians))
+	}
+	if r := e.Do("POST", base+"/t1/enable", e.token, nil); r.Status != 422 || r.Code() != adminapi.CodeInvalidRequest {
+		t.Fatalf("enable beyond the limit: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("POST", base, e.token, map[string]string{"username": "two-more", "password": "a good long password"}); r.Status != 422 {
+		t.Fatalf("create beyond the limit: %d %s", r.Status, r.Body)
+	}
+}
