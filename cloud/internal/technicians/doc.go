@@ -18,7 +18,8 @@
 //     sees every change of its version (built in a repeatable-read snapshot).
 //   - Only active technicians are in the document: disabling or deleting one removes them,
 //     and the gateway ends their sessions; a password reset changes their hash, which also
-//     ends their sessions there.
+//     ends their sessions there. A city has at most link.MaxTechnicians active technicians
+//     (beyond, the document would not validate and could never reach the gateway).
 //   - Publication is at-least-once and idempotent: after each change the API pushes the
 //     city's document at once (bounded by PushTimeout); what could not be published (no
 //     downlink in role api or before NATS is up, NATS unreachable) stays pending
