@@ -3,8 +3,11 @@ package citycfg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -459,6 +462,74 @@ func Register(api *adminapi.API, svc *Service) {
 		Summary: "List a city's tariffs", Tags: ttag}, tread, []int{http.StatusNotFound}, h.listTariffs)
 	adminapi.Register(api, huma.Operation{OperationID: "get-current-tariff", Method: http.MethodGet, Path: tpath + "/current",
 		Summary: "Get the tariff in force at an instant", Tags: ttag}, tread, []int{http.StatusNotFound}, h.currentTariff)
+	documentCodes(api)
+}
+
+// opCodes are the problem codes each operation of the area answers, by status, besides
+// not_found (404), invalid_request (422) and the API-wide 401/403/500.
+var opCodes = map[string]map[int][]string{
+	"create-city":     {http.StatusConflict: {CodeCityExists}},
+	"create-gateway":  {http.StatusConflict: {CodeGatewayExists}},
+	"create-vehicles": {http.StatusConflict: {CodeVehicleExists}},
+	"import-vehicles": {http.StatusConflict: {CodeVehicleExists}},
+	"update-vehicle":  {http.StatusConflict: {CodeVehicleBusy}},
+	"put-zones": {http.StatusUnprocessableEntity: {CodeZonesInvalid, adminapi.CodeInvalidRequest},
+		http.StatusRequestEntityTooLarge: {adminapi.CodeInvalidRequest}},
+	"create-tariff": {http.StatusConflict: {CodeTariffOverlap}},
+}
+
+// documentCodes makes the OpenAPI document name this area's problem codes, in the
+// responses of its operations and in the Problem schema's code enum (adminapi documents
+// the codes of its own operations only).
+func documentCodes(api *adminapi.API) {
+	oa := api.Huma().OpenAPI()
+	for _, item := range oa.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Patch, item.Delete} {
+			if op == nil || !isAreaOp(op.OperationID) {
+				continue
+			}
+			codes := opCodes[op.OperationID]
+			for st, resp := range op.Responses {
+				var list []string
+				switch {
+				case st == "422" && codes[http.StatusUnprocessableEntity] == nil:
+					list = []string{adminapi.CodeInvalidRequest}
+				default:
+					for status, cs := range codes {
+						if fmt.Sprint(status) == st {
+							list = cs
+						}
+					}
+				}
+				if list != nil && resp != nil {
+					code, _ := strconv.Atoi(st)
+					resp.Description = http.StatusText(code) + " (problem+json; codes: " + strings.Join(list, ", ") + ")"
+				}
+			}
+		}
+	}
+	if oa.Components == nil || oa.Components.Schemas == nil {
+		return
+	}
+	if pr := oa.Components.Schemas.Map()["Problem"]; pr != nil && pr.Properties["code"] != nil {
+		enum := pr.Properties["code"]
+		for _, c := range []string{CodeZonesInvalid, CodeCityExists, CodeGatewayExists, CodeVehicleExists, CodeVehicleBusy, CodeTariffOverlap} {
+			if !slices.Contains(enum.Enum, any(c)) {
+				enum.Enum = append(enum.Enum, c)
+			}
+		}
+	}
+}
+
+// isAreaOp reports whether an operation id is one of this area's.
+func isAreaOp(id string) bool {
+	switch id {
+	case "create-city", "list-cities", "get-city", "create-gateway", "list-gateways", "create-vehicles", "import-vehicles",
+		"list-vehicles", "get-vehicle", "update-vehicle", "rotate-vehicle-secret", "put-zones", "list-zone-versions",
+		"get-current-zones", "get-zones-version", "create-tariff", "list-tariffs", "get-current-tariff":
+		return true
+	}
+	return false
 }
 
 // setObjectBody documents a RawBody operation's JSON body as an object (huma documents raw

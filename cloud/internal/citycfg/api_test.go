@@ -435,7 +435,7 @@ func TestPermissionBoundaries(t *testing.T) {
 	routes := e.API.Routes()
 	mine := routes[:0]
 	for _, r := range routes {
-		if isArea(r.OperationID) {
+		if isAreaOp(r.OperationID) {
 			mine = append(mine, r)
 		}
 	}
@@ -466,15 +466,30 @@ func TestOpenAPIDocumentIsPrecise(t *testing.T) {
 	if !strings.Contains(string(r.Body), `"description":"A GBFS v3 geofencing_zones.json document`) {
 		t.Error("the zones PUT body is not documented as a JSON object")
 	}
-}
-
-func isArea(op string) bool {
-	for _, s := range []string{"cit", "gateway", "vehicle", "zone", "tariff"} {
-		if strings.Contains(op, s) {
-			return true
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct{ Description string }
+		}
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct{ Enum []string }
+			}
 		}
 	}
-	return false
+	r.JSON(t, &doc)
+	for _, tc := range []struct{ path, method, status, want string }{
+		{"/admin/v1/cities/{city}/tariffs", "post", "409", "codes: tariff_overlap)"},
+		{"/admin/v1/cities/{city}/zones", "put", "422", "codes: zones_invalid, invalid_request)"},
+		{"/admin/v1/cities", "post", "409", "codes: city_exists)"},
+		{"/admin/v1/vehicles/{number}", "patch", "409", "codes: vehicle_busy)"},
+	} {
+		if got := doc.Paths[tc.path][tc.method].Responses[tc.status].Description; !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s %s %s: %q", tc.method, tc.path, tc.status, got)
+		}
+	}
+	if enum := doc.Components.Schemas["Problem"].Properties["code"].Enum; !slices.Contains(enum, CodeTariffOverlap) || !slices.Contains(enum, "forbidden") {
+		t.Errorf("Problem code enum: %v", enum)
+	}
 }
 
 func mustCity(t *testing.T, e *env, code string) City {
