@@ -37,13 +37,17 @@ type Deps struct {
 	MaxRows int
 	// TmpDir is where excelize spills sheets beyond 16 MiB ("" = the system's).
 	TmpDir string
+	// MaxConcurrent bounds the exports built at once by this process (default 2; each holds
+	// up to ~64 MiB of heap and one PostgreSQL connection); more answer 503 with Retry-After.
+	MaxConcurrent int
 	Now    func() time.Time
 	Log    *slog.Logger
 }
 
 type handlers struct {
-	d   Deps
-	log *slog.Logger
+	d    Deps
+	log  *slog.Logger
+	busy chan struct{} // one token per export being built or sent
 }
 
 // Register adds GET /admin/v1/exports/{rides,payments,riders,vehicles,audit} (permission
@@ -55,13 +59,16 @@ func Register(api *adminapi.API, d Deps) error {
 	if d.MaxRows <= 0 || d.MaxRows > MaxRows {
 		d.MaxRows = MaxRows
 	}
+	if d.MaxConcurrent <= 0 {
+		d.MaxConcurrent = 2
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{d: d, log: d.Log.With("component", "exports")}
+	h := &handlers{d: d, log: d.Log.With("component", "exports"), busy: make(chan struct{}, d.MaxConcurrent)}
 	for _, e := range []struct {
 		kind, summary, filters string
 		register               func(huma.Operation)
@@ -77,7 +84,8 @@ func Register(api *adminapi.API, d Deps) error {
 			Tags: []string{"exports"}, Summary: e.summary,
 			Description: "An .xlsx workbook with one sheet, a header row and one row per record, with the filters of " + e.filters +
 				" (AND). At most " + strconv.Itoa(MaxRows) + " rows: more is 422 invalid_request (narrow the filters). Times are UTC; " +
-				"amounts in minor units. Audited (export.create).",
+				"amounts in minor units. A few exports run at once per server: more answer 503 unavailable with Retry-After. " +
+				"Audited (export.create).",
 			Responses: map[string]*huma.Response{"200": {
 				Description: "The workbook (attachment)",
 				Headers: map[string]*huma.Param{
@@ -219,8 +227,16 @@ func (h *handlers) audit(ctx context.Context, in *auditInput) (*huma.StreamRespo
 func (h *handlers) export(ctx context.Context, kind string, headers []string, widths []float64, filters any,
 	fill func(*workbook) error) (*huma.StreamResponse, error) {
 	op := "export " + kind
+	select {
+	case h.busy <- struct{}{}:
+	default:
+		return nil, adminapi.NewProblem(http.StatusServiceUnavailable, adminapi.CodeUnavailable,
+			"too many exports running; retry shortly").WithRetryAfter(5 * time.Second)
+	}
+	release := func() { <-h.busy }
 	wb, err := newWorkbook(kind, headers, widths, h.d.TmpDir)
 	if err != nil {
+		release()
 		return nil, h.problemFor(op, err)
 	}
 	err = fill(wb)
@@ -234,6 +250,7 @@ func (h *handlers) export(ctx context.Context, kind string, headers []string, wi
 		if cerr := wb.close(); cerr != nil {
 			h.log.Warn("export cleanup failed", "kind", kind, "err", cerr)
 		}
+		release()
 		return nil, h.problemFor(op, err)
 	}
 	name := fmt.Sprintf("%s-%s.xlsx", kind, h.d.Now().UTC().Format("20060102T150405Z"))
@@ -243,6 +260,7 @@ func (h *handlers) export(ctx context.Context, kind string, headers []string, wi
 			if err := wb.close(); err != nil {
 				h.log.Warn("export cleanup failed", "kind", kind, "err", err)
 			}
+			release()
 		}()
 		hc.SetHeader("Content-Type", ContentType)
 		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`"`)
