@@ -40,8 +40,8 @@ type Deps struct {
 	// MaxConcurrent bounds the exports built at once by this process (default 2; each holds
 	// up to ~64 MiB of heap and one PostgreSQL connection); more answer 503 with Retry-After.
 	MaxConcurrent int
-	Now    func() time.Time
-	Log    *slog.Logger
+	Now           func() time.Time
+	Log           *slog.Logger
 }
 
 type handlers struct {
