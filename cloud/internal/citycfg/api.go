@@ -28,6 +28,10 @@ const (
 	CodeTariffOverlap = "tariff_overlap"
 )
 
+// AdminProblemCodes lists the codes this area's admin operations answer besides adminapi's
+// own (documentCodes adds them to the OpenAPI document's Problem code enum).
+var AdminProblemCodes = []string{CodeZonesInvalid, CodeCityExists, CodeGatewayExists, CodeVehicleExists, CodeVehicleBusy, CodeTariffOverlap}
+
 // Request body limits.
 const (
 	maxVehiclesBody = 8 << 20 // 20,000 vehicles with hashes fit
@@ -513,7 +517,7 @@ func documentCodes(api *adminapi.API) {
 	}
 	if pr := oa.Components.Schemas.Map()["Problem"]; pr != nil && pr.Properties["code"] != nil {
 		enum := pr.Properties["code"]
-		for _, c := range []string{CodeZonesInvalid, CodeCityExists, CodeGatewayExists, CodeVehicleExists, CodeVehicleBusy, CodeTariffOverlap} {
+		for _, c := range AdminProblemCodes {
 			if !slices.Contains(enum.Enum, any(c)) {
 				enum.Enum = append(enum.Enum, c)
 			}
