@@ -253,7 +253,7 @@ func (s *Service) CreateCommandJob(ctx context.Context, p admin.Principal, city 
 func (s *Service) startCommandJob(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.runCtx == nil || s.runCtx.Err() != nil || s.running[id] {
+	if s.runCtx == nil || s.stopped || s.running[id] {
 		return
 	}
 	s.running[id] = true

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -119,30 +121,59 @@ func (s *Service) LiveMap(ctx context.Context, city link.CityID, f LiveFilter) (
 	if err != nil {
 		return FleetLiveMap{}, err
 	}
-	live := s.cfg.Live.List(city, nil) // ordered by id
-	out := make([]FleetLiveVehicle, 0, max(len(reg), len(live)))
-	// Merge two lists sorted by number.
-	i, j := 0, 0
-	for i < len(reg) || j < len(live) {
-		var v FleetLiveVehicle
-		switch {
-		case j >= len(live) || (i < len(reg) && reg[i].number < live[j].ID):
-			v = fromRegistry(reg[i])
-			i++
-		case i >= len(reg) || live[j].ID < reg[i].number:
-			v = fromLive(&live[j])
-			j++
-		default:
-			v = fromLive(&live[j])
-			v.Registered, v.Status, v.Model = true, reg[i].status, reg[i].model
-			i++
-			j++
+	live := s.liveOf(city)
+	// Registry order (sorted by the query) with each vehicle's live state looked up by number,
+	// then the unregistered live vehicles merged in: no sort of the whole fleet.
+	byNumber := make(map[string]int, len(live))
+	for i := range live {
+		byNumber[live[i].Number] = i
+	}
+	registered := make([]FleetLiveVehicle, len(reg))
+	for i, r := range reg {
+		if j, ok := byNumber[r.number]; ok {
+			registered[i] = live[j]
+			registered[i].Registered, registered[i].Status, registered[i].Model = true, r.status, r.model
+			delete(byNumber, r.number)
+		} else {
+			registered[i] = fromRegistry(r)
 		}
-		if f.keep(&v) {
-			out = append(out, v)
+	}
+	others := make([]int, 0, len(byNumber))
+	for _, j := range byNumber {
+		others = append(others, j)
+	}
+	slices.SortFunc(others, func(a, b int) int { return strings.Compare(live[a].Number, live[b].Number) })
+	out := make([]FleetLiveVehicle, 0, len(registered)+len(others))
+	for i, k := 0, 0; i < len(registered) || k < len(others); {
+		var v *FleetLiveVehicle
+		if k >= len(others) || (i < len(registered) && registered[i].Number < live[others[k]].Number) {
+			v = &registered[i]
+			i++
+		} else {
+			v = &live[others[k]]
+			k++
+		}
+		if f.keep(v) {
+			out = append(out, *v)
 		}
 	}
 	return FleetLiveMap{City: string(city), GeneratedAt: s.now(), Count: len(out), Vehicles: out}, nil
+}
+
+// liveOf returns the live state of city's vehicles as map entries, in no particular order.
+// It uses List's filter as a visitor (called under the shard's read lock, so reading the
+// vehicle is safe) and keeps nothing, so List neither copies nor sorts the whole fleet.
+func (s *Service) liveOf(city link.CityID) []FleetLiveVehicle {
+	out := make([]FleetLiveVehicle, 0, s.cfg.Live.Len())
+	var mu sync.Mutex // List visits shards one after another today; do not rely on it
+	s.cfg.Live.List(city, func(v *livestate.Vehicle) bool {
+		lv := fromLive(v)
+		mu.Lock()
+		out = append(out, lv)
+		mu.Unlock()
+		return false
+	})
+	return out
 }
 
 func (f LiveFilter) keep(v *FleetLiveVehicle) bool {

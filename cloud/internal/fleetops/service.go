@@ -67,8 +67,9 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex      // guards runCtx, running
+	mu      sync.Mutex      // guards runCtx, stopped, running and wg.Go (never after stopped)
 	runCtx  context.Context // Run's context: bulk jobs live under it (nil before Run)
+	stopped bool            // Run is waiting for the jobs: no new one starts
 	running map[string]bool // bulk jobs executing in this process
 	wg      sync.WaitGroup  // bulk job goroutines
 	wake    chan struct{}   // pokes the dispatcher (a firmware job was created)
@@ -134,6 +135,9 @@ func (s *Service) Run(ctx context.Context) {
 		s.tick(ctx)
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.stopped = true
+			s.mu.Unlock()
 			s.wg.Wait()
 			return
 		case <-t.C:
