@@ -84,6 +84,8 @@ type API struct {
 	huma    huma.API
 	loginIP *loginguard.Limiter
 	routes  []Route
+	// codes are the problem codes by status: adminapi's own and those areas declared.
+	codes map[int][]string
 }
 
 const (
@@ -117,7 +119,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: %w", err)
 	}
-	a := &API{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), loginIP: lim}
+	a := &API{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), loginIP: lim, codes: baseCodes()}
 	hc := huma.DefaultConfig("fleetedge admin API", cfg.Version)
 	hc.OpenAPIPath = Prefix + "/openapi"
 	hc.DocsPath = Prefix + "/docs"
@@ -133,6 +135,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a.huma = humago.New(a.mux, hc)
 	a.huma.UseMiddleware(a.clientMiddleware, a.authMiddleware)
+	a.syncCodeEnum()
 	a.register()
 	return a, nil
 }
@@ -184,6 +187,17 @@ func Register[I, O any](a *API, op huma.Operation, access Access, errs []int, h 
 	a.errorResponses(&op, slices.Compact(statuses))
 	huma.Register(a.huma, op, h)
 	a.routes = append(a.routes, Route{OperationID: op.OperationID, Method: op.Method, Path: op.Path, Access: access})
+}
+
+// Actor is the audit actor of a request that passed the auth middleware: the admin with the
+// request's client IP (proxy-aware), user agent and request id. ok is false on public routes.
+func Actor(ctx context.Context) (actor audit.Actor, ok bool) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return audit.Actor{}, false
+	}
+	c := clientFrom(ctx)
+	return audit.Actor{AdminID: p.AdminID, Email: p.Email, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID}, true
 }
 
 type principalKey struct{}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -47,7 +49,7 @@ type Problem struct {
 	Title    string              `json:"title" doc:"Short human-readable summary (the HTTP status text)"`
 	Status   int                 `json:"status" doc:"HTTP status code"`
 	Detail   string              `json:"detail,omitempty" doc:"Human-readable explanation of this occurrence"`
-	Code     string              `json:"code" doc:"Stable machine-readable error code" enum:"invalid_request,weak_password,invalid_credentials,locked,rate_limited,totp_invalid,totp_replay,challenge_invalid,unauthorized,forbidden,self_change,last_super_admin,email_taken,unknown_role,totp_enabled,totp_not_enrolling,not_found,unavailable,internal"`
+	Code     string              `json:"code" doc:"Stable machine-readable error code"`
 	Instance string              `json:"instance,omitempty" doc:"URI reference of this occurrence"`
 	Missing  []string            `json:"missing_permissions,omitempty" nullable:"false" doc:"For forbidden: the permissions the caller lacks"`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty" nullable:"false" doc:"For invalid_request and weak_password: which inputs are wrong"`
@@ -171,29 +173,71 @@ func (a *API) errorResponses(op *huma.Operation, statuses []int) {
 	}
 	for _, s := range statuses {
 		op.Responses[strconv.Itoa(s)] = &huma.Response{
-			Description: fmt.Sprintf("%s (problem+json; codes: %s)", http.StatusText(s), codesFor(s)),
+			Description: fmt.Sprintf("%s (problem+json; codes: %s)", http.StatusText(s), a.codesFor(s)),
 			Content:     map[string]*huma.MediaType{problem.MediaType: {Schema: schema}},
 		}
 	}
 }
 
-// codesFor lists the codes a status can carry, for the documentation.
-func codesFor(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
-		return "unauthorized, invalid_credentials, totp_invalid, totp_replay, challenge_invalid"
-	case http.StatusForbidden:
-		return "forbidden, self_change"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusConflict:
-		return "email_taken, last_super_admin, totp_enabled, totp_not_enrolling"
-	case http.StatusUnprocessableEntity:
-		return "invalid_request, weak_password, unknown_role"
-	case http.StatusTooManyRequests:
-		return "rate_limited, locked (with Retry-After)"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
+// baseCodes are the codes adminapi's own operations answer with, by status.
+func baseCodes() map[int][]string {
+	return map[int][]string{
+		http.StatusBadRequest:            {CodeInvalidRequest},
+		http.StatusUnauthorized:          {CodeUnauthorized, CodeInvalidCredentials, CodeTOTPInvalid, CodeTOTPReplay, CodeChallengeInvalid},
+		http.StatusForbidden:             {CodeForbidden, CodeSelfChange},
+		http.StatusNotFound:              {CodeNotFound},
+		http.StatusConflict:              {CodeEmailTaken, CodeLastSuperAdmin, CodeTOTPEnabled, CodeTOTPNotEnrolling},
+		http.StatusRequestEntityTooLarge: {CodeInvalidRequest},
+		http.StatusUnprocessableEntity:   {CodeInvalidRequest, CodeWeakPassword, CodeUnknownRole},
+		http.StatusTooManyRequests:       {CodeRateLimited, CodeLocked},
+		http.StatusInternalServerError:   {CodeInternal},
+		http.StatusServiceUnavailable:    {CodeUnavailable},
 	}
-	return statusCode(status)
+}
+
+// DeclareCodes adds problem codes an area's operations answer with at status. Call it before
+// registering the operations: the codes join the Problem schema's code enum and the
+// descriptions of the area's error responses, so generated clients know every code.
+func (a *API) DeclareCodes(status int, codes ...string) {
+	for _, c := range codes {
+		if !slices.Contains(a.codes[status], c) {
+			a.codes[status] = append(a.codes[status], c)
+		}
+	}
+	a.syncCodeEnum()
+}
+
+// syncCodeEnum sets the Problem schema's code enum to every known code, sorted.
+func (a *API) syncCodeEnum() {
+	schema := a.huma.OpenAPI().Components.Schemas.Schema(problemType, true, "Problem")
+	if schema.Ref != "" {
+		schema = a.huma.OpenAPI().Components.Schemas.SchemaFromRef(schema.Ref)
+	}
+	prop := schema.Properties["code"]
+	if prop == nil {
+		return
+	}
+	var all []string
+	for _, cs := range a.codes {
+		all = append(all, cs...)
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	prop.Enum = prop.Enum[:0]
+	for _, c := range all {
+		prop.Enum = append(prop.Enum, c)
+	}
+}
+
+// codesFor lists the codes a status can carry, for the documentation.
+func (a *API) codesFor(status int) string {
+	cs := a.codes[status]
+	if len(cs) == 0 {
+		return statusCode(status)
+	}
+	out := strings.Join(cs, ", ")
+	if status == http.StatusTooManyRequests {
+		out += " (with Retry-After)"
+	}
+	return out
 }
