@@ -13,7 +13,7 @@ import (
 // no downlink: starting, pausing and ending rides answer 503 unavailable there.
 func (a *App) wireRides(ar *Area) error {
 	svc, err := rides.New(rides.Config{
-		Pool: ar.PG, Live: ar.Live, Log: ar.Log, Now: ar.Now,
+		Pool: ar.PG, Live: ar.Live, Log: ar.Log, Now: ar.Now, Registerer: ar.Registry,
 		Commander: func() rides.Commander {
 			if d := ar.Downlink(); d != nil {
 				return d

@@ -154,6 +154,7 @@ func (s *Service) RegisterRider(api huma.API) {
 				return nil, riderapi.NewProblem(http.StatusUnauthorized, CodeUnauthorized, "missing rider")
 			}
 			vs := s.index.Query(in.Lat, in.Lon, float64(in.RadiusM), in.Limit)
+			s.met.nearbyQs.Inc()
 			out := &nearbyOutput{Body: NearbyBody{Vehicles: make([]NearbyVehicleBody, 0, len(vs))}}
 			for _, v := range vs {
 				out.Body.Vehicles = append(out.Body.Vehicles, NearbyVehicleBody{Number: v.Number, Model: v.Model,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/livestate"
@@ -67,6 +68,9 @@ type Config struct {
 	// VehicleType is the GBFS vehicle_type_id used to evaluate zone rules ("": rules that
 	// list no vehicle type, as in the demo city).
 	VehicleType string
+
+	// Registerer receives the service's metrics (nil: not registered).
+	Registerer prometheus.Registerer
 
 	Log *slog.Logger
 	Now func() time.Time

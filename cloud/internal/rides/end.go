@@ -188,6 +188,7 @@ func (s *Service) finalize(ctx context.Context, rideID string, f endFacts) (Ride
 	if err := ledger.Commit(ctx, tx); err != nil {
 		return Ride{}, fmt.Errorf("rides: end: %w", err)
 	}
+	s.met.ends.WithLabelValues(reason).Inc()
 	s.log.Info("ride ended", "ride", rideID, "vehicle", r.Vehicle, "reason", reason, "fare", bd.TotalMinor,
 		"currency", bd.Currency, "unconfirmed", f.Unconfirmed)
 	return r, nil

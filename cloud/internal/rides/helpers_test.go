@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi/adminapitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/ledger"
@@ -141,6 +142,7 @@ type env struct {
 	clock  *clock
 	cityID int64
 	seq    uint64
+	reg    *prometheus.Registry
 }
 
 func newEnv(t *testing.T) *env {
@@ -148,8 +150,8 @@ func newEnv(t *testing.T) *env {
 	ae := adminapitest.New(t)
 	re := riderapitest.NewOn(t, ae.DB)
 	e := &env{t: t, admin: ae, rider: re, gw: &scriptedGateway{}, live: livestate.New(),
-		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
-	svc, err := rides.New(rides.Config{Pool: ae.DB.Pool, Live: e.live, Now: e.clock.Now,
+		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, reg: prometheus.NewRegistry()}
+	svc, err := rides.New(rides.Config{Pool: ae.DB.Pool, Live: e.live, Now: e.clock.Now, Registerer: e.reg,
 		Commander: func() rides.Commander { return e.gw }})
 	if err != nil {
 		t.Fatal(err)
@@ -292,6 +294,28 @@ func (e *env) ride(r riderapitest.Response, want int) rideJSON {
 	var out rideJSON
 	r.JSON(e.t, &out)
 	return out
+}
+
+// metric is the value of a counter series (name and label value), 0 when absent.
+func (e *env) metric(name, label string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func urlEsc(s string) string { return url.PathEscape(s) }

@@ -219,6 +219,8 @@ func (s *Service) refreshIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.index.cur.Store(buildSnapshot(reg, s.cfg.Live, &s.cfg, s.cfg.Now()))
+	snap := buildSnapshot(reg, s.cfg.Live, &s.cfg, s.cfg.Now())
+	s.index.cur.Store(snap)
+	s.met.nearbyN.Set(float64(len(snap.vehicles)))
 	return nil
 }

@@ -247,6 +247,10 @@ func TestScooterDoesNotAck(t *testing.T) {
 	}
 	e.gw.set(1, link.OutcomeAcked, nil)
 	e.ride(e.start(rd.Token, "NA001"), 201)
+	if n, r, ok := e.metric("fleetedge_ride_starts_total", "vehicle_not_responding"), e.metric("fleetedge_ride_starts_total", "vehicle_refused"),
+		e.metric("fleetedge_ride_starts_total", "ok"); n != 2 || r != 1 || ok != 1 {
+		t.Errorf("start outcomes: not responding %v, refused %v, ok %v", n, r, ok)
+	}
 }
 
 // TestEndInNoParkingZone: refused with the nearest allowed area named, then accepted with the

@@ -24,7 +24,8 @@ type Service struct {
 
 	locks keyedMutex // one API operation per ride at a time in this process
 
-	bg sync.WaitGroup // power-offs of aborted reservations
+	bg  sync.WaitGroup // power-offs of aborted reservations
+	met *metrics
 }
 
 // New builds a Service.
@@ -32,7 +33,11 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: cfg.Log.With("component", "rides")}, nil
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, log: cfg.Log.With("component", "rides"), met: m}, nil
 }
 
 // Index is the nearby-vehicles index (rebuilt by Run; RefreshIndex rebuilds it now).
@@ -140,7 +145,18 @@ func (s *Service) command(ctx context.Context, r Ride, code int, suffix string, 
 // Start reserves the vehicle a rider scanned, powers it on and starts the ride on the
 // scooter's ack. On any failure after the reservation the ride is cancelled: no ride, no
 // charge, the vehicle released.
-func (s *Service) Start(ctx context.Context, riderID, vehicleRef string) (Ride, error) {
+func (s *Service) Start(ctx context.Context, riderID, vehicleRef string) (r Ride, err error) {
+	t0 := time.Now()
+	defer func() {
+		s.met.starts.WithLabelValues(startOutcome(err)).Inc()
+		if err == nil || errors.Is(err, ErrVehicleRefused) || errors.Is(err, ErrVehicleNotResponding) {
+			s.met.unlock.Observe(time.Since(t0).Seconds())
+		}
+	}()
+	return s.start(ctx, riderID, vehicleRef)
+}
+
+func (s *Service) start(ctx context.Context, riderID, vehicleRef string) (Ride, error) {
 	number, err := ParseVehicleRef(vehicleRef)
 	if err != nil {
 		return Ride{}, err
