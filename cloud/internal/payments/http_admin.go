@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -23,28 +22,6 @@ import (
 // CodeRefundFailed: the provider refused the refund; the rider's balance was restored.
 const CodeRefundFailed = "refund_failed"
 
-// client is where an admin request came from, for the audit entry. The IP is the TCP peer:
-// adminapi resolves X-Forwarded-For for its own routes but does not export it yet.
-type client struct {
-	ip        netip.Addr
-	userAgent string
-	requestID string
-}
-
-func (c *client) resolve(ctx huma.Context) {
-	if ap, err := netip.ParseAddrPort(ctx.RemoteAddr()); err == nil {
-		c.ip = ap.Addr().Unmap()
-	}
-	c.userAgent = ctx.Header("User-Agent")
-	if rid := ctx.Header("X-Request-Id"); len(rid) <= audit.MaxRequestID && idempotency.ValidKey(rid) == nil {
-		c.requestID = rid
-	}
-}
-
-func (c client) actor(p admin.Principal) audit.Actor {
-	return audit.Actor{AdminID: p.AdminID, Email: p.Email, IP: c.ip, UserAgent: c.userAgent, RequestID: c.requestID}
-}
-
 type refundPaymentInput struct {
 	PaymentID      string `path:"paymentId" maxLength:"64" doc:"The top-up to refund"`
 	IdempotencyKey string `header:"Idempotency-Key" doc:"Required: a unique key per operation (e.g. a UUID); a retry with the same key and body returns the first answer and moves money once"`
@@ -52,10 +29,8 @@ type refundPaymentInput struct {
 		AmountMinor int64  `json:"amount_minor,omitempty" minimum:"0" doc:"Amount to refund in minor units; 0 or absent: everything not yet refunded"`
 		Reason      string `json:"reason" maxLength:"500" doc:"Why (3-500 characters); kept in the ledger and the audit log"`
 	}
-	c client
 }
 
-func (in *refundPaymentInput) Resolve(ctx huma.Context) []error { in.c.resolve(ctx); return nil }
 
 type refundRideInput struct {
 	RideID         string `path:"rideId" maxLength:"64" doc:"The ride whose charge to refund"`
@@ -64,10 +39,8 @@ type refundRideInput struct {
 		AmountMinor int64  `json:"amount_minor,omitempty" minimum:"0" doc:"Amount to refund in minor units; 0 or absent: everything not yet refunded"`
 		Reason      string `json:"reason" maxLength:"500" doc:"Why (3-500 characters); kept in the ledger and the audit log"`
 	}
-	c client
 }
 
-func (in *refundRideInput) Resolve(ctx huma.Context) []error { in.c.resolve(ctx); return nil }
 
 type adjustInput struct {
 	RiderID        string `path:"riderId" maxLength:"64" doc:"The rider"`
@@ -78,10 +51,8 @@ type adjustInput struct {
 		Reason         string `json:"reason" maxLength:"500" doc:"Why (3-500 characters, mandatory); kept in the ledger and the audit log"`
 		CounterAccount string `json:"counter_account,omitempty" enum:"promotions,cash,revenue,fines" doc:"System account on the other side (default promotions)"`
 	}
-	c client
 }
 
-func (in *adjustInput) Resolve(ctx huma.Context) []error { in.c.resolve(ctx); return nil }
 
 // RideRefundBody is the result of a ride refund.
 type RideRefundBody struct {
@@ -118,6 +89,10 @@ type adminBalanceInput struct {
 // RegisterAdmin adds the admin operations (refunds, adjustments, a rider's balance).
 func (s *Service) RegisterAdmin(a *adminapi.API) {
 	const tag = "money"
+	a.DeclareCodes(http.StatusBadRequest, CodeIdempotencyKeyRequired)
+	a.DeclareCodes(http.StatusConflict, CodeIdempotencyInProgress, CodeNotRefundable, CodeRefundExceedsPaid, CodeBalanceTooLow, CodeRefundFailed)
+	a.DeclareCodes(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, CodeAmountOutOfRange, CodeUnsupportedCurrency, CodeReasonRequired)
+	a.DeclareCodes(http.StatusInternalServerError, CodeProviderOutcomeNotSaved)
 	adminapi.Register(a, huma.Operation{
 		OperationID: "payment-refund", Method: http.MethodPost, Path: adminapi.Prefix + "/payments/{paymentId}/refunds", Tags: []string{tag},
 		Summary: "Refund a card top-up to its payment method",
@@ -235,9 +210,10 @@ func runIdempotent[B any](s *Service, ctx context.Context, op, key string, parts
 	return &adminOutput[B]{Status: status, Body: body.(B)}, nil
 }
 
-func principal(ctx context.Context) admin.Principal {
-	p, _ := adminapi.PrincipalFrom(ctx)
-	return p
+// actor is the audit actor of the request (runIdempotent has checked there is one).
+func actor(ctx context.Context) audit.Actor {
+	a, _ := adminapi.Actor(ctx)
+	return a
 }
 
 func refundAnswer(p Payment) (int, any) {
@@ -255,7 +231,7 @@ func refundAnswer(p Payment) (int, any) {
 func (s *Service) refundPaymentH(ctx context.Context, in *refundPaymentInput) (*adminOutput[PaymentBody], error) {
 	parts := []string{in.PaymentID, strconv.FormatInt(in.Body.AmountMinor, 10), in.Body.Reason}
 	return runIdempotent[PaymentBody](s, ctx, "payment_refund", in.IdempotencyKey, parts, func(st store) (int, any, error) {
-		p, err := s.RefundPayment(ctx, in.c.actor(principal(ctx)), PaymentRefundRequest{PaymentID: in.PaymentID, Amount: in.Body.AmountMinor, Reason: in.Body.Reason},
+		p, err := s.RefundPayment(ctx, actor(ctx), PaymentRefundRequest{PaymentID: in.PaymentID, Amount: in.Body.AmountMinor, Reason: in.Body.Reason},
 			func(ctx context.Context, tx pgx.Tx, p Payment) error {
 				status, body := refundAnswer(p)
 				return st(ctx, tx, status, body)
@@ -276,7 +252,7 @@ func rideRefundBody(r RideRefund) RideRefundBody {
 func (s *Service) refundRideH(ctx context.Context, in *refundRideInput) (*adminOutput[RideRefundBody], error) {
 	parts := []string{in.RideID, strconv.FormatInt(in.Body.AmountMinor, 10), in.Body.Reason}
 	return runIdempotent[RideRefundBody](s, ctx, "ride_refund", in.IdempotencyKey, parts, func(st store) (int, any, error) {
-		r, err := s.RefundRide(ctx, in.c.actor(principal(ctx)), RideRefundRequest{RideID: in.RideID, Amount: in.Body.AmountMinor, Reason: in.Body.Reason},
+		r, err := s.RefundRide(ctx, actor(ctx), RideRefundRequest{RideID: in.RideID, Amount: in.Body.AmountMinor, Reason: in.Body.Reason},
 			func(ctx context.Context, tx pgx.Tx, r RideRefund) error {
 				return st(ctx, tx, http.StatusCreated, rideRefundBody(r))
 			})
@@ -296,7 +272,7 @@ func (s *Service) adjustH(ctx context.Context, in *adjustInput) (*adminOutput[Ad
 	b := in.Body
 	parts := []string{in.RiderID, strconv.FormatInt(b.AmountMinor, 10), b.Currency, b.Reason, b.CounterAccount}
 	return runIdempotent[AdjustmentBody](s, ctx, "balance_adjust", in.IdempotencyKey, parts, func(st store) (int, any, error) {
-		a, err := s.Adjust(ctx, in.c.actor(principal(ctx)), AdjustmentRequest{RiderID: in.RiderID, Amount: b.AmountMinor, Currency: b.Currency,
+		a, err := s.Adjust(ctx, actor(ctx), AdjustmentRequest{RiderID: in.RiderID, Amount: b.AmountMinor, Currency: b.Currency,
 			Reason: b.Reason, Counter: b.CounterAccount},
 			func(ctx context.Context, tx pgx.Tx, a Adjustment) error {
 				return st(ctx, tx, http.StatusCreated, adjustmentBody(a))

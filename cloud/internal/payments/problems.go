@@ -23,10 +23,3 @@ const (
 	CodeProviderOutcomeNotSaved = "provider_outcome_not_saved"
 )
 
-// AdminProblemCodes lists the codes the admin operations of this area can answer with besides
-// adminapi's own (for the admin OpenAPI document's code enum).
-var AdminProblemCodes = []string{
-	CodeIdempotencyKeyRequired, CodeIdempotencyKeyReused, CodeIdempotencyInProgress, CodeAmountOutOfRange,
-	CodeUnsupportedCurrency, CodeNotRefundable, CodeRefundExceedsPaid, CodeBalanceTooLow, CodeReasonRequired,
-	CodeProviderOutcomeNotSaved, CodeRefundFailed,
-}

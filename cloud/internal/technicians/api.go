@@ -102,6 +102,7 @@ func (s *Service) Register(api *adminapi.API) {
 	req := adminapi.Requires(Permission)
 	// 503: the request was cancelled or timed out (a change made is still published).
 	nf, conflict, unav := http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable
+	api.DeclareCodes(conflict, CodeUsernameTaken)
 	adminapi.Register(api, huma.Operation{OperationID: "list-technicians", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary:     "List a city's field technicians",
 		Description: "With the publication state of the accounts document the city's gateway caches (the gateway verifies logins offline)."},
@@ -132,11 +133,11 @@ func (s *Service) Register(api *adminapi.API) {
 }
 
 func actor(ctx context.Context) (audit.Actor, error) {
-	p, ok := adminapi.PrincipalFrom(ctx)
+	a, ok := adminapi.Actor(ctx)
 	if !ok {
 		return audit.Actor{}, adminapi.NewProblem(http.StatusUnauthorized, adminapi.CodeUnauthorized, "not authenticated")
 	}
-	return audit.Actor{AdminID: p.AdminID, Email: p.Email}, nil
+	return a, nil
 }
 
 // problem turns a domain error into the API's problem: the one place for this area.
