@@ -60,7 +60,7 @@ func (s *Service) registerCommands(api *adminapi.API) {
 			"504 vehicle_timeout: the scooter did not reply in time or stayed offline.",
 	}, adminapi.Requires(admin.PermVehiclesCommand), []int{http.StatusNotFound, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 		func(ctx context.Context, in *commandInput) (*commandOutput, error) {
-			p, _ := adminapi.PrincipalFrom(ctx)
+			p, _ := adminapi.Actor(ctx)
 			res, err := s.Command(ctx, p, in.Number, in.Body)
 			if err != nil {
 				return nil, s.problem("vehicle command", err)
@@ -110,7 +110,7 @@ func parseCommand(code int, fields map[string]any) (parsedCommand, error) {
 
 // Command validates and sends one command to a vehicle and returns the scooter's outcome. The
 // outcome (or why there is none) is audited as vehicle.command.
-func (s *Service) Command(ctx context.Context, p admin.Principal, number string, in VehicleCommandInput) (VehicleCommandResult, error) {
+func (s *Service) Command(ctx context.Context, p audit.Actor, number string, in VehicleCommandInput) (VehicleCommandResult, error) {
 	cmd, err := parseCommand(in.Code, in.Fields)
 	if err != nil {
 		return VehicleCommandResult{}, err
@@ -149,7 +149,7 @@ func (s *Service) Command(ctx context.Context, p admin.Principal, number string,
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := pgx.BeginFunc(actx, s.cfg.PG, func(tx pgx.Tx) error {
-		_, err := audit.Record(actx, tx, audit.Entry{Actor: actor(p), Action: "vehicle.command", TargetType: "vehicle",
+		_, err := audit.Record(actx, tx, audit.Entry{Actor: p, Action: "vehicle.command", TargetType: "vehicle",
 			TargetID: number, Details: details})
 		return err
 	}); err != nil {
@@ -170,8 +170,6 @@ func (s *Service) Command(ctx context.Context, p admin.Principal, number string,
 	}
 	return out, nil
 }
-
-func actor(p admin.Principal) audit.Actor { return audit.Actor{AdminID: p.AdminID, Email: p.Email} }
 
 // newID returns a random UUID v4 (command ids, job ids).
 func newID() string {

@@ -78,7 +78,7 @@ func (s *Service) registerFirmware(api *adminapi.API) {
 			"at most `concurrency` at a time; progress comes from the gateway's firmware events. Audited as firmware_job.create.",
 	}, adminapi.Requires(admin.PermFirmwareManage), nil,
 		func(ctx context.Context, in *createFirmwareInput) (*firmwareOutput, error) {
-			p, _ := adminapi.PrincipalFrom(ctx)
+			p, _ := adminapi.Actor(ctx)
 			id, err := s.CreateFirmwareJob(ctx, p, link.CityID(in.City), in.Body)
 			if err != nil {
 				return nil, s.problem("create firmware job", err)
@@ -103,7 +103,7 @@ func (s *Service) registerFirmware(api *adminapi.API) {
 }
 
 // CreateFirmwareJob validates and stores (audited) a firmware job; the dispatcher sends it.
-func (s *Service) CreateFirmwareJob(ctx context.Context, p admin.Principal, city link.CityID, in FirmwareJobInput) (string, error) {
+func (s *Service) CreateFirmwareJob(ctx context.Context, p audit.Actor, city link.CityID, in FirmwareJobInput) (string, error) {
 	if len(in.Image) == 0 || len(in.Image) > link.MaxFirmwareImage {
 		return "", invalidAt("body.image", "image of %d bytes; 1 to %d", len(in.Image), link.MaxFirmwareImage)
 	}
@@ -127,7 +127,7 @@ func (s *Service) CreateFirmwareJob(ctx context.Context, p admin.Principal, city
 			id, vehicles, packages); err != nil {
 			return err
 		}
-		_, err := audit.Record(ctx, tx, audit.Entry{Actor: actor(p), Action: "firmware_job.create", TargetType: "firmware_job", TargetID: id,
+		_, err := audit.Record(ctx, tx, audit.Entry{Actor: p, Action: "firmware_job.create", TargetType: "firmware_job", TargetID: id,
 			Details: map[string]any{"city": string(city), "version": in.Version, "image_sha256": digest, "image_bytes": len(in.Image),
 				"vehicles": vehicles, "concurrency": in.Concurrency}})
 		return err

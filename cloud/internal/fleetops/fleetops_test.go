@@ -178,6 +178,11 @@ func TestOpenAPIDocumentPrecise(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminapitest.CheckDocument(t, raw)
+	for _, c := range []string{CodeGatewayUnavailable, CodeGatewayTimeout, CodeVehicleTimeout, CodeNoZone} {
+		if !strings.Contains(string(raw), `"`+c+`"`) {
+			t.Errorf("problem code %s not in the document", c)
+		}
+	}
 }
 
 func TestCommandValidation(t *testing.T) {
@@ -257,7 +262,7 @@ func TestCommandWithoutGateway(t *testing.T) {
 	if err := json.Unmarshal(entries[0].Details, &d); err != nil {
 		t.Fatal(err)
 	}
-	if entries[0].AdminID != id || entries[0].TargetID != "P001" || d["outcome"] != "no_gateway" || d["code"] != float64(13) ||
+	if entries[0].AdminID != id || entries[0].TargetID != "P001" || entries[0].UserAgent != "adminapitest/1" || !entries[0].IP.IsValid() || d["outcome"] != "no_gateway" || d["code"] != float64(13) ||
 		d["city"] != "paris" || !strings.HasPrefix(d["command_id"].(string), "admin-") {
 		t.Errorf("audit entry %+v %s", entries[0], entries[0].Details)
 	}

@@ -96,7 +96,7 @@ func (s *Service) registerJobs(api *adminapi.API) {
 			"each vehicle gets the command once, at most `concurrency` at a time. Audited as command_job.create; its outcome counts as command_job.finish.",
 	}, adminapi.Requires(admin.PermVehiclesCommand), []int{http.StatusServiceUnavailable},
 		func(ctx context.Context, in *createJobInput) (*jobOutput, error) {
-			p, _ := adminapi.PrincipalFrom(ctx)
+			p, _ := adminapi.Actor(ctx)
 			id, err := s.CreateCommandJob(ctx, p, link.CityID(in.City), in.Body)
 			if err != nil {
 				return nil, s.problem("create command job", err)
@@ -197,7 +197,7 @@ func (s *Service) selectVehicles(ctx context.Context, city link.CityID, sel JobS
 
 // CreateCommandJob validates, stores (audited) and starts a bulk command job; it returns the
 // job id.
-func (s *Service) CreateCommandJob(ctx context.Context, p admin.Principal, city link.CityID, in CommandJobInput) (string, error) {
+func (s *Service) CreateCommandJob(ctx context.Context, p audit.Actor, city link.CityID, in CommandJobInput) (string, error) {
 	cmd, err := parseCommand(in.Code, in.Fields)
 	if err != nil {
 		return "", err
@@ -235,7 +235,7 @@ func (s *Service) CreateCommandJob(ctx context.Context, p admin.Principal, city 
 		if _, err := tx.Exec(ctx, `INSERT INTO command_job_vehicles (job_id, vehicle) SELECT $1, unnest($2::text[])`, id, vehicles); err != nil {
 			return err
 		}
-		_, err := audit.Record(ctx, tx, audit.Entry{Actor: actor(p), Action: "command_job.create", TargetType: "command_job", TargetID: id,
+		_, err := audit.Record(ctx, tx, audit.Entry{Actor: p, Action: "command_job.create", TargetType: "command_job", TargetID: id,
 			Details: map[string]any{"city": string(city), "code": cmd.code, "fields": cmd.fields, "selector": in.Selector,
 				"vehicles": len(vehicles), "concurrency": in.Concurrency, "timeout_ms": in.TimeoutMs}})
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -116,6 +117,9 @@ func (s *Service) now() time.Time { return s.nowFn().UTC() }
 
 // Register adds the fleet operations to the admin API.
 func (s *Service) Register(api *adminapi.API) {
+	api.DeclareCodes(http.StatusUnprocessableEntity, CodeNoZone)
+	api.DeclareCodes(http.StatusServiceUnavailable, CodeGatewayUnavailable)
+	api.DeclareCodes(http.StatusGatewayTimeout, CodeGatewayTimeout, CodeVehicleTimeout)
 	s.registerLive(api)
 	s.registerDetail(api)
 	s.registerCommands(api)

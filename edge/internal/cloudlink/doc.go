@@ -21,6 +21,18 @@
 // gets an OutcomeRejected reply carrying the error; a request without a reply
 // subject is counted and dropped (nobody could learn its outcome).
 //
+// # Firmware upgrades
+//
+// A request on the same subject carrying the NATS header link.KindHeader =
+// link.KindFirmware is a link.FirmwareRequest (the gateway's grants allow no other
+// subject): a worker decodes and validates it (including the image's SHA-256) and, when
+// Config.Commands implements FirmwareStarter (command.Manager does), starts the upgrade job
+// with the request's job id, source and restart options, then answers at once with a
+// link.FirmwareAccepted (accepted, or why not: malformed, an upgrade already running on the
+// vehicle, a handler that cannot upgrade). The job reports its progress and outcome as
+// link.EventFirmware events through the command manager's EventSink, like a job started
+// locally. The job id must be unique per vehicle (the manager derives command ids from it).
+//
 // # Configuration
 //
 // One goroutine watches the bucket (including the current values at start)
