@@ -33,7 +33,10 @@
 //     id "<ride>:abort"): a rider who was told there is no ride must not be charged, and an
 //     unlocked scooter without a ride must not stay unlocked.
 //   - ride_paused / ride_resumed bring the pause intervals in line when the API did not record
-//     them (the reply was lost).
+//     them (the reply was lost). The k-th pause event of a ride (counted in vehicle_events,
+//     where the ingest stores the batch before the hooks run) is pause number k, the number
+//     the API used in the command id ("<ride>:pause:<k>"): an event for a pause the API
+//     already recorded — even one arriving after the resume — adds nothing.
 //
 // A reservation left 'starting' (the process died between reserve and ack) is cancelled by the
 // background sweeper after Config.StaleStartingAfter.
@@ -49,6 +52,11 @@
 //
 // Estimated range: battery% / 100 × the model's full-charge range (Config.ModelRangeKm, else
 // Config.DefaultRangeKm = 35 km), rounded down to 0.1 km — a nominal figure, not a prediction.
+//
+// # Metrics
+//
+// fleetedge_ride_starts_total{outcome}, fleetedge_rides_ended_total{reason},
+// fleetedge_ride_unlock_seconds, fleetedge_nearby_index_vehicles, fleetedge_nearby_queries_total.
 //
 // # Concurrency
 //
