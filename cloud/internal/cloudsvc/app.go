@@ -91,7 +91,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		a.health.Add("postgres", a.checkPostgres),
 		a.health.Add("clickhouse", a.checkClickHouse),
 	)
-	if cfg.Role.HasIngest() {
+	if cfg.usesNATS() {
 		err = errors.Join(err, a.health.Add("nats", a.checkNATS))
 	}
 	if err != nil {
@@ -130,7 +130,7 @@ func (a *App) NATSURL() string {
 }
 
 // Downlink sends commands to the cities' gateways and publishes their
-// configuration; nil before NATS started (and, for now, in role api).
+// configuration; nil before NATS started, and in role api without an external NATS URL.
 func (a *App) Downlink() *downlink.Downlink { return a.down.Load() }
 
 // ReloadGatewayRoster re-reads the gateways roster file of the embedded NATS server (cmd/cloud
@@ -233,7 +233,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 	}
 
-	if a.cfg.Role.HasIngest() {
+	if a.cfg.usesNATS() {
 		if err := a.retry(ctx, "nats", func(ctx context.Context) error {
 			bus, err := natsbus.Open(ctx, a.cfg.Bus(), a.log.With("component", "natsbus"))
 			if err == nil {
@@ -252,8 +252,10 @@ func (a *App) start(ctx context.Context) error {
 			return fmt.Errorf("cloud: downlink: %w", err)
 		}
 		a.down.Store(dl)
-		if err := a.startIngest(bus); err != nil {
-			return err
+		if a.cfg.Role.HasIngest() {
+			if err := a.startIngest(bus); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

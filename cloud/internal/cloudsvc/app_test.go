@@ -257,6 +257,17 @@ func TestAppRolesSideBySide(t *testing.T) {
 	if ing.NATSURL() != ext.ClientURL() {
 		t.Fatalf("ingest NATS URL = %q, want the external %q", ing.NATSURL(), ext.ClientURL())
 	}
+	// An api replica given the external NATS sends commands and configuration (no ingest).
+	api2Cfg := testConfig(t, RoleAPI)
+	api2Cfg.NATS.URL = Secret(ext.ClientURL())
+	api2, cancelAPI2, api2Err := startApp(t, api2Cfg)
+	if rep := waitReady(t, api2, api2Err); len(rep.Checks) != 3 || api2.Downlink() == nil {
+		t.Fatalf("role api with a NATS URL: checks %+v, downlink %v", rep.Checks, api2.Downlink() != nil)
+	}
+	if api.Downlink() != nil {
+		t.Fatal("role api without a NATS URL has a downlink")
+	}
+	stopApp(t, api2, cancelAPI2, api2Err)
 
 	// The external NATS goes away: the ingest replica turns not ready and says why.
 	if err := ext.Close(); err != nil {

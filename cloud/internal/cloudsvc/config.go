@@ -39,6 +39,12 @@ func (r Role) HasAPI() bool { return r == RoleAll || r == RoleAPI }
 // HasIngest reports whether the role runs NATS/JetStream and the ingest.
 func (r Role) HasIngest() bool { return r == RoleAll || r == RoleIngest }
 
+// usesNATS reports whether the process connects to NATS: roles with the ingest, and role api
+// when an external NATS URL is set (commands and configuration to the gateways).
+func (c Config) usesNATS() bool {
+	return c.Role.HasIngest() || (c.Role == RoleAPI && c.NATS.URL != "")
+}
+
 // Duration is a time.Duration written as a Go duration string ("90s", "5m") in config files.
 type Duration time.Duration
 
@@ -175,7 +181,10 @@ type ClickHouseConfig struct {
 
 // NATSConfig selects embedded or external NATS (see natsbus).
 type NATSConfig struct {
-	// URL of an external NATS; empty runs nats-server embedded (roles ingest and all).
+	// URL of an external NATS; empty runs nats-server embedded (roles ingest and all). Role
+	// api connects to it when set, to send commands to gateways and publish their
+	// configuration (ride unlocks, fleet commands, zone/vehicle/technician pushes); without it
+	// those operations answer 503 and configuration changes wait in PostgreSQL.
 	URL Secret `json:"url"`
 	// CAFile, CertFile, KeyFile: TLS towards an external NATS.
 	CAFile   string `json:"ca_file"`
@@ -330,7 +339,7 @@ func (c Config) Validate() error {
 	if c.DrainDelay < 0 || (c.ShutdownTimeout > 0 && c.DrainDelay >= c.ShutdownTimeout) {
 		bad("drain_delay", "%v must be >= 0 and below shutdown_timeout %v", c.DrainDelay, c.ShutdownTimeout)
 	}
-	if c.Role.HasIngest() {
+	if c.usesNATS() {
 		if err := c.Bus().Validate(); err != nil {
 			bad("nats", "%v", err)
 		}
