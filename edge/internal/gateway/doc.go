@@ -15,7 +15,8 @@
 // cloud, or a fieldui.AccountsDoc from a local file). A file given
 // at start is validated, stored and applied; without one, the stored copy is
 // used, so a gateway restarts with its last configuration while the cloud is
-// unreachable.
+// unreachable. The open rides of the ride tracker (package ridetrack) are in
+// ridetrack.rides, so a restart keeps them.
 //
 // # Lifecycle
 //
