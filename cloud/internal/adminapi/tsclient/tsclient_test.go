@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,13 +36,25 @@ func tools(t *testing.T) {
 			t.Skipf("%s missing (set FLEETEDGE_REQUIRE_NODE to make this a failure): %s", bin, setupHint)
 		}
 	}
-	for _, p := range []string{"openapi-typescript", "openapi-fetch", "typescript"} {
-		if _, err := os.Stat(filepath.Join("node_modules", p, "package.json")); err != nil {
-			run(t, ".", "./setup.sh")
-			break
+	// Both tests run in parallel: one installs, the other waits for it.
+	setupOnce.Do(func() {
+		for _, p := range []string{"openapi-typescript", "openapi-fetch", "typescript"} {
+			if _, err := os.Stat(filepath.Join("node_modules", p, "package.json")); err != nil {
+				setupOut, setupErr = command(t, ".", "./setup.sh")
+				break
+			}
 		}
+	})
+	if setupErr != nil {
+		t.Fatalf("./setup.sh: %v\n%s", setupErr, setupOut)
 	}
 }
+
+var (
+	setupOnce sync.Once
+	setupOut  string
+	setupErr  error
+)
 
 // run runs a command in dir and returns its combined output; a non-zero exit fails the test.
 func run(t *testing.T, dir, name string, args ...string) string {
@@ -121,6 +134,7 @@ func paths(t *testing.T, doc string) map[string]any {
 
 // TestCommittedDocument type-checks the dashboard modules against the committed document.
 func TestCommittedDocument(t *testing.T) {
+	t.Parallel()
 	tools(t)
 	doc, err := filepath.Abs(committed)
 	if err != nil {
@@ -160,6 +174,7 @@ func TestCommittedDocument(t *testing.T) {
 // TestAreaDocument builds the admin API with the analytics, list and export operations
 // registered, generates its client and type-checks ts/areas.ts against it.
 func TestAreaDocument(t *testing.T) {
+	t.Parallel()
 	tools(t)
 	env := adminapitest.New(t)
 	noCH := func() *chstore.Store { return nil }
