@@ -3,6 +3,7 @@ package rides_test
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +198,46 @@ func TestPauseEventsAfterTheAPI(t *testing.T) {
 	// 7 min, paused 1 + 2 = 3 min: 4 riding minutes, 3 pause minutes.
 	if want := int64(unlockFee + 4*perMinute + 3*pausePerMinute); *end.FareTotalMinor != want {
 		t.Errorf("fare %d, want %d", *end.FareTotalMinor, want)
+	}
+}
+
+// TestEndRacesGatewayEnd: the rider's end and the gateway's ride_ended (redelivered, in
+// parallel) bill the ride exactly once.
+func TestEndRacesGatewayEnd(t *testing.T) {
+	e := newEnv(t)
+	e.gw.delay = 5 * time.Millisecond
+	for i := range 5 {
+		number := "RC00" + string(rune('1'+i))
+		e.vehicle(number, parkingLat, parkingLon, 80)
+		rd := e.fundedRider(1000)
+		r := e.ride(e.start(rd.Token, number), 201)
+		e.clock.Add(2 * time.Minute)
+		ev := rideEvent(uint64(500+i), link.EventRideEnded, number, r.ID, e.clock.Now(), &link.Position{Lat: parkingLat, Lon: parkingLon}, "cloud")
+		if err := eventstore.Insert(t.Context(), e.admin.DB.Pool, testCity, "gw-1", []link.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if err := e.svc.HandleEvents(t.Context(), testCity, "gw-1", []link.Event{ev}); err != nil {
+					t.Error(err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if got := e.do("POST", "/v1/rides/"+r.ID+"/end", rd.Token, nil); got.Status != 200 && got.Code() != "ride_state" {
+					t.Errorf("end: %d %s", got.Status, got.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := e.scalar(`SELECT count(*) FROM ledger_transactions WHERE ride_id = $1`, r.ID); n != int64(1) {
+			t.Errorf("%s: %v charges", number, n)
+		}
+		if b := e.balance(rd.ID); b != 1000-(unlockFee+2*perMinute) {
+			t.Errorf("%s: balance %d", number, b)
+		}
 	}
 }
