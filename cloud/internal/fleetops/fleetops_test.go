@@ -1,12 +1,14 @@
 package fleetops
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,5 +348,85 @@ func TestFirmwareEventsApplyIdempotently(t *testing.T) {
 		if r := e.Do("POST", adminapi.Prefix+"/fleet/cities/paris/firmware-jobs", tok, body); r.Status != 422 {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
+	}
+}
+
+// TestBulkJobWaitsForALink: a job created in a process without a link to the gateways (role
+// api) is stored with every vehicle pending; once a link exists (here a real downlink on an
+// embedded NATS without any gateway of the city) the sweep runs it: each vehicle is tried once
+// and ends no_gateway, the job is done and its outcome audited.
+func TestBulkJobWaitsForALink(t *testing.T) {
+	var dlink atomic.Pointer[downlink.Downlink]
+	e := newTestEnv(t, Config{Tick: 50 * time.Millisecond, Commands: func() CommandSender {
+		if d := dlink.Load(); d != nil {
+			return d
+		}
+		return nil
+	}})
+	e.seedCity("paris", "P001", "P002", "P003")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	tok, _ := e.TokenWith(admin.PermVehiclesCommand, admin.PermVehiclesRead)
+	r := e.Do("POST", adminapi.Prefix+"/fleet/cities/paris/command-jobs", tok, map[string]any{"code": 107,
+		"selector": map[string]any{"vehicles": []string{"P003", "P001"}}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var job CommandJob
+	r.JSON(t, &job)
+	if job.Total != 2 || job.Counts["pending"] != 2 || job.State != "running" || job.Selector.Vehicles[0] != "P003" {
+		t.Fatalf("job %+v", job)
+	}
+	time.Sleep(3 * e.svc.cfg.Tick) // several sweeps without a link: nothing may be tried
+	if j, err := e.svc.CommandJob(t.Context(), job.ID, ""); err != nil || j.Counts["pending"] != 2 {
+		t.Fatalf("without a link: %+v %v", j, err)
+	}
+
+	bus, err := natsbus.Open(t.Context(), natsbus.Config{
+		ConnectTimeout: 10 * time.Second,
+		Embedded:       natsbus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()},
+		Stream:         natsbus.DefaultStreamConfig(),
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bus.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	dl, err := downlink.New(bus.Conn(), bus.JetStream(), downlink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlink.Store(dl)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.Do("GET", adminapi.Prefix+"/fleet/command-jobs/"+job.ID, tok, nil)
+		job = CommandJob{}
+		r.JSON(t, &job)
+		if job.State == "done" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not done: %+v", job)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if job.Counts["no_gateway"] != 2 || job.Done != 2 || job.FinishedAt.IsZero() || job.Vehicles[0].Vehicle != "P001" ||
+		!strings.Contains(job.Vehicles[0].Error, "no gateway") {
+		t.Errorf("job %+v", job)
+	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/command-jobs/"+job.ID+"?state=acked", tok, nil); !strings.Contains(string(r.Body), `"vehicles":[]`) {
+		t.Errorf("state filter: %s", r.Body)
+	}
+	if fin := e.Audit(audit.Filter{Action: "command_job.finish", TargetID: job.ID}); len(fin) != 1 {
+		t.Errorf("finish audit %+v", fin)
+	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/command-jobs/00000000-0000-4000-8000-000000000000", tok, nil); r.Status != 404 {
+		t.Errorf("unknown job: %d", r.Status)
 	}
 }

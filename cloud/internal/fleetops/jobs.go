@@ -94,7 +94,7 @@ func (s *Service) registerJobs(api *adminapi.API) {
 		Summary: "Send a command to many vehicles", Tags: []string{"Fleet"}, DefaultStatus: http.StatusAccepted,
 		Description: "Creates a bulk command job (e.g. lock every scooter in a zone: code 107 with selector.zone_id) and starts it; " +
 			"each vehicle gets the command once, at most `concurrency` at a time. Audited as command_job.create; its outcome counts as command_job.finish.",
-	}, adminapi.Requires(admin.PermVehiclesCommand), []int{http.StatusServiceUnavailable},
+	}, adminapi.Requires(admin.PermVehiclesCommand), nil,
 		func(ctx context.Context, in *createJobInput) (*jobOutput, error) {
 			p, _ := adminapi.Actor(ctx)
 			id, err := s.CreateCommandJob(ctx, p, link.CityID(in.City), in.Body)
@@ -202,9 +202,6 @@ func (s *Service) CreateCommandJob(ctx context.Context, p audit.Actor, city link
 	if err != nil {
 		return "", err
 	}
-	if s.cfg.Commands() == nil {
-		return "", fmt.Errorf("%w: this cloud process has no link to the gateways", ErrUnavailable)
-	}
 	vehicles, err := s.selectVehicles(ctx, city, in.Selector)
 	if err != nil {
 		return "", err
@@ -249,8 +246,12 @@ func (s *Service) CreateCommandJob(ctx context.Context, p audit.Actor, city link
 }
 
 // startCommandJob runs a job in the background under Run's context, unless this process runs
-// it already or Run has not started (the sweep picks it up then).
+// it already, Run has not started (the sweep picks it up then) or this process has no link to
+// the gateways (role api: a process with one runs it from its sweep).
 func (s *Service) startCommandJob(id string) {
+	if s.cfg.Commands() == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.runCtx == nil || s.stopped || s.running[id] {
