@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi/adminapitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/analytics"
@@ -43,6 +46,7 @@ type world struct {
 	veh    map[string]int64
 	base   time.Time // start of an hour, two days ago
 	tokens string    // a token with analytics.read
+	reg    *prometheus.Registry
 }
 
 func newWorld(t *testing.T) *world {
@@ -59,7 +63,8 @@ func newWorld(t *testing.T) *world {
 	}
 	w.veh["M1"] = analyticstest.Vehicle(t, pool, other, "M1", "available")
 	w.rider = analyticstest.Rider(t, pool, "Ana", "Ruiz", "ana@example.com", "active", w.base)
-	s, err := analytics.NewRideSync(analytics.SyncConfig{PG: pool, ClickHouse: func() *chstore.Store { return st }, Batch: 2})
+	w.reg = prometheus.NewRegistry()
+	s, err := analytics.NewRideSync(analytics.SyncConfig{PG: pool, ClickHouse: func() *chstore.Store { return st }, Batch: 2, Registerer: w.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +130,13 @@ func TestRideSync(t *testing.T) {
 	}
 	if n := w.syncOnce(t, 2*time.Minute); n != 0 {
 		t.Fatalf("second pass copied %d, want 0 (idempotent)", n)
+	}
+	if err := testutil.GatherAndCompare(w.reg, strings.NewReader(`
+# HELP fleetedge_ride_sync_rides_total Ended rides copied from PostgreSQL to ClickHouse (new rides and newer versions).
+# TYPE fleetedge_ride_sync_rides_total counter
+fleetedge_ride_sync_rides_total 4
+`), "fleetedge_ride_sync_rides_total"); err != nil {
+		t.Fatal(err)
 	}
 	win := chstore.Window{From: w.base, To: w.base.Add(48 * time.Hour)}
 	tot, err := w.st.RideTotals(ctx, "bcn", win)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 )
@@ -44,7 +45,16 @@ type SyncConfig struct {
 	ReconcileOverlap time.Duration
 	// Batch is the number of rides read and inserted at once (default 5,000).
 	Batch int
-	Log   *slog.Logger
+	// Registerer gets the sync's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+}
+
+// syncMetrics are the ride sync's Prometheus metrics.
+type syncMetrics struct {
+	copied    prometheus.Counter
+	failures  prometheus.Counter
+	watermark prometheus.Gauge
 }
 
 // RideSync copies ended rides from PostgreSQL to ClickHouse (see the package documentation).
@@ -53,6 +63,7 @@ type SyncConfig struct {
 type RideSync struct {
 	cfg SyncConfig
 	log *slog.Logger
+	m   syncMetrics
 }
 
 // NewRideSync checks cfg and fills its defaults.
@@ -78,7 +89,22 @@ func NewRideSync(cfg SyncConfig) (*RideSync, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &RideSync{cfg: cfg, log: cfg.Log.With("component", "ridesync")}, nil
+	m := syncMetrics{
+		copied: prometheus.NewCounter(prometheus.CounterOpts{Name: "fleetedge_ride_sync_rides_total",
+			Help: "Ended rides copied from PostgreSQL to ClickHouse (new rides and newer versions)."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "fleetedge_ride_sync_failures_total",
+			Help: "Ride sync passes that failed (retried at the next tick)."}),
+		watermark: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fleetedge_ride_sync_watermark_seconds",
+			Help: "Change time (Unix seconds) of the newest ride copy in ClickHouse: now minus this is the sync's lag when rides end."}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{m.copied, m.failures, m.watermark} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("analytics: register ride sync metrics: %w", err)
+			}
+		}
+	}
+	return &RideSync{cfg: cfg, log: cfg.Log.With("component", "ridesync"), m: m}, nil
 }
 
 // Run syncs every Interval until ctx ends. A failed pass is logged and retried at the next
@@ -96,6 +122,7 @@ func (s *RideSync) Run(ctx context.Context) {
 		case errors.Is(err, ErrNoClickHouse):
 			s.log.Debug("ride sync waiting for ClickHouse")
 		case err != nil && ctx.Err() == nil:
+			s.m.failures.Inc()
 			s.log.Warn("ride sync failed", "err", err)
 		case n > 0:
 			s.log.Info("rides synced", "rides", n)
@@ -149,6 +176,7 @@ func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overl
 	if err != nil {
 		return 0, fmt.Errorf("analytics: ride sync: %w", err)
 	}
+	s.m.watermark.Set(float64(wm) / 1e6)
 	since := int64(0)
 	if o := overlap.Microseconds(); int64(wm) > o {
 		since = int64(wm) - o
@@ -182,6 +210,7 @@ func (s *RideSync) pass(ctx context.Context, tx pgx.Tx, st *chstore.Store, overl
 			return total, fmt.Errorf("analytics: ride sync: %w", err)
 		}
 		total += len(fresh)
+		s.m.copied.Add(float64(len(fresh)))
 		if last == nil {
 			return total, nil
 		}

@@ -23,7 +23,7 @@ func (a *App) wireAnalytics(ar *Area) error {
 	if err := exports.Register(ar.Admin, exports.Deps{PG: ar.PG, Now: ar.Now, Log: ar.Log}); err != nil {
 		return fmt.Errorf("exports: %w", err)
 	}
-	sync, err := analytics.NewRideSync(analytics.SyncConfig{PG: ar.PG, ClickHouse: ar.ClickHouse, Log: ar.Log})
+	sync, err := analytics.NewRideSync(analytics.SyncConfig{PG: ar.PG, ClickHouse: ar.ClickHouse, Registerer: ar.Registry, Log: ar.Log})
 	if err != nil {
 		return fmt.Errorf("analytics: %w", err)
 	}
