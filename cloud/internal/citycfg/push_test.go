@@ -1,6 +1,7 @@
 package citycfg
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,7 +156,10 @@ func TestPendingUntilTheDownlinkComes(t *testing.T) {
 	if len(city.Config) != 2 || !city.Config[0].Pending || !city.Config[1].Pending {
 		t.Fatalf("config without downlink: %+v", city.Config)
 	}
-	go e.svc.Pusher().Run(t.Context())
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan struct{})
+	go func() { defer close(ran); e.svc.Pusher().Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran }) // before the database goes (cleanups run last-in first-out)
 	b := openBus(t, 0)
 	d := newDownlink(t, b)
 	down.Store(d)
