@@ -29,11 +29,12 @@
 //     idempotently: an event older than the newest applied to a row, or after the row ended,
 //     changes nothing; a redelivered batch is a no-op.
 //
-// Deployment: commands need the process's link to the gateways (downlink, NATS), which only
-// roles with ingest have. In role api a single command answers 503 unavailable; bulk and
-// firmware jobs are stored there and run by the sweep/dispatcher of a process that has the
-// link. The live map reads the process's own live state (fed by its ingest): in role api it
-// shows the registry with connectivity unknown.
+// Deployment: commands need the process's link to the gateways (downlink, NATS). Without one
+// (role api without an external NATS URL) a single command answers 503 unavailable; bulk and
+// firmware jobs are stored and run by the sweep/dispatcher of a process that has the link.
+// Firmware progress arrives through the event hook, which runs where the ingest runs. The
+// live map reads the process's own live state (fed by its ingest): in role api it shows the
+// registry with connectivity unknown.
 //
 // Concurrency: a Service is safe for concurrent use. Run (started by the cloud as a background
 // task) owns the firmware dispatcher and the resumption of bulk jobs; bulk jobs created by a
