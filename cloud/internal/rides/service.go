@@ -226,12 +226,18 @@ func (s *Service) reserve(ctx context.Context, riderID, number string) (Ride, er
 	if open {
 		return Ride{}, ErrRideInProgress
 	}
+	// The vehicle row's lock makes the reservation atomic (a racing rider waits here, then
+	// reads the committed status); the city's tariff in force comes in the same round trip.
 	var (
 		vehicleID, cityID int64
 		vstatus, city     string
+		tariffID, minimum *int64
+		currency          *string
 	)
-	err = tx.QueryRow(ctx, `SELECT v.id, v.status, v.city_id, c.code FROM vehicles v JOIN cities c ON c.id = v.city_id
-		WHERE v.number = $1 FOR UPDATE OF v`, number).Scan(&vehicleID, &vstatus, &cityID, &city)
+	err = tx.QueryRow(ctx, `SELECT v.id, v.status, v.city_id, c.code, t.id, t.currency, t.minimum_balance_minor
+		FROM vehicles v JOIN cities c ON c.id = v.city_id
+		LEFT JOIN tariffs t ON t.city_id = v.city_id AND t.effective_from <= $2 AND (t.effective_to IS NULL OR t.effective_to > $2)
+		WHERE v.number = $1 FOR UPDATE OF v`, number, now).Scan(&vehicleID, &vstatus, &cityID, &city, &tariffID, &currency, &minimum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Ride{}, ErrVehicleNotFound
 	}
@@ -241,10 +247,10 @@ func (s *Service) reserve(ctx context.Context, riderID, number string) (Ride, er
 	if vstatus != "available" {
 		return Ride{}, fmt.Errorf("%w: %s", ErrVehicleUnavailable, vstatus)
 	}
-	tariff, err := tariffAt(ctx, tx, cityID, now)
-	if err != nil {
-		return Ride{}, err
+	if tariffID == nil || currency == nil || minimum == nil {
+		return Ride{}, ErrNoTariff
 	}
+	tariff := tariffRow{ID: *tariffID, Currency: *currency, MinimumBalance: *minimum}
 	bal, err := ledger.RiderBalance(ctx, tx, riderID, tariff.Currency)
 	if err != nil {
 		return Ride{}, fmt.Errorf("rides: reserve: %w", err)
@@ -274,22 +280,19 @@ func (s *Service) reserve(ctx context.Context, riderID, number string) (Ride, er
 	case !pl.startAllowed:
 		return Ride{}, fmt.Errorf("%w: %s", ErrStartNotAllowed, pl.zoneName)
 	}
-	var id string
-	err = tx.QueryRow(ctx, `INSERT INTO rides (rider_id, vehicle_id, city_id, tariff_id, state, started_at,
-		start_lat, start_lon, currency) VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8) RETURNING id::text`,
-		riderID, vehicleID, cityID, tariff.ID, now, live.Position.Lat, live.Position.Lon, tariff.Currency).Scan(&id)
+	r := Ride{RiderID: riderID, VehicleID: vehicleID, Vehicle: number, CityID: cityID, City: city, TariffID: tariff.ID,
+		State: StateStarting, StartedAt: now, StartLat: live.Position.Lat, StartLon: live.Position.Lon, Currency: tariff.Currency}
+	err = tx.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO rides (rider_id, vehicle_id, city_id, tariff_id, state, started_at, start_lat, start_lon, currency)
+			VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8) RETURNING id, created_at),
+		veh AS (UPDATE vehicles SET status = 'reserved', updated_at = now() WHERE id = $2)
+		SELECT id::text, created_at FROM ins`,
+		riderID, vehicleID, cityID, tariff.ID, now, r.StartLat, r.StartLon, tariff.Currency).Scan(&r.ID, &r.CreatedAt)
 	if isUniqueViolation(err, "rides_one_open_per_vehicle") {
 		return Ride{}, fmt.Errorf("%w: reserved concurrently", ErrVehicleUnavailable)
 	}
 	if err != nil {
 		return Ride{}, fmt.Errorf("rides: reserve: insert: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE vehicles SET status = 'reserved', updated_at = now() WHERE id = $1`, vehicleID); err != nil {
-		return Ride{}, fmt.Errorf("rides: reserve: vehicle status: %w", err)
-	}
-	r, err := loadRide(ctx, tx, id, false)
-	if err != nil {
-		return Ride{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Ride{}, fmt.Errorf("rides: reserve: commit: %w", err)
@@ -335,11 +338,9 @@ func (s *Service) activate(ctx context.Context, id string, at time.Time) (Ride, 
 	if at.Before(r.StartedAt) {
 		at = r.StartedAt
 	}
-	if _, err := tx.Exec(ctx, `UPDATE rides SET state = 'active', started_at = $2, updated_at = now() WHERE id = $1`, id, at); err != nil {
+	if _, err := tx.Exec(ctx, `WITH ride AS (UPDATE rides SET state = 'active', started_at = $2, updated_at = now() WHERE id = $1)
+		UPDATE vehicles SET status = 'in_ride', updated_at = now() WHERE id = $3 AND status = 'reserved'`, id, at, r.VehicleID); err != nil {
 		return Ride{}, fmt.Errorf("rides: activate: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE vehicles SET status = 'in_ride', updated_at = now() WHERE id = $1 AND status = 'reserved'`, r.VehicleID); err != nil {
-		return Ride{}, fmt.Errorf("rides: activate: vehicle: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Ride{}, fmt.Errorf("rides: activate: commit: %w", err)

@@ -186,19 +186,6 @@ func scanTariff(row pgx.Row) (tariffRow, error) {
 	return t, nil
 }
 
-// tariffAt is the city's tariff in force at t (ErrNoTariff when none).
-func tariffAt(ctx context.Context, q querier, cityID int64, t time.Time) (tariffRow, error) {
-	tr, err := scanTariff(q.QueryRow(ctx, `SELECT `+tariffCols+` WHERE city_id = $1 AND effective_from <= $2
-		AND (effective_to IS NULL OR effective_to > $2)`, cityID, t))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return tariffRow{}, ErrNoTariff
-	}
-	if err != nil {
-		return tariffRow{}, fmt.Errorf("rides: tariff: %w", err)
-	}
-	return tr, nil
-}
-
 func tariffByID(ctx context.Context, q querier, id int64) (tariffRow, error) {
 	tr, err := scanTariff(q.QueryRow(ctx, `SELECT `+tariffCols+` WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {

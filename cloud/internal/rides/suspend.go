@@ -115,13 +115,15 @@ func (s *Service) endForSuspension(ctx context.Context, rideID string) (Ride, er
 	if err != nil {
 		return Ride{}, err
 	}
-	switch r.State {
-	case StateStarting:
+	if r.State == StateStarting {
 		// The power-on is in flight elsewhere (or its process died): the activation refuses
-		// a suspended rider and powers the scooter off; cancel now in case nobody will.
-		return s.cancel(ctx, rideID, "rider_suspended")
-	case StateActive, StatePaused:
-	default:
+		// a suspended rider and powers the scooter off; cancel now in case nobody will. If
+		// the activation won the race, the ride is active: end it below.
+		if r, err = s.cancel(ctx, rideID, "rider_suspended"); err != nil {
+			return Ride{}, err
+		}
+	}
+	if r.State != StateActive && r.State != StatePaused {
 		return r, nil
 	}
 	lat, lon := s.position(r)
