@@ -48,7 +48,7 @@ type FirmwareJob struct {
 	ImageBytes  int                  `json:"image_bytes" doc:"Image size in bytes"`
 	Packages    int                  `json:"packages" doc:"Packages per vehicle"`
 	Concurrency int                  `json:"concurrency" doc:"Vehicles upgrading at once"`
-	State       string               `json:"state" enum:"running,done,cancelled" doc:"running until every vehicle succeeded or failed"`
+	State       string               `json:"state" enum:"running,done" doc:"running until every vehicle succeeded or failed"`
 	CreatedBy   string               `json:"created_by" doc:"Admin id"`
 	CreatedAt   time.Time            `json:"created_at" doc:"Creation time"`
 	FinishedAt  time.Time            `json:"finished_at,omitzero" doc:"When the last vehicle ended"`

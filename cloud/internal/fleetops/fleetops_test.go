@@ -430,3 +430,67 @@ func TestBulkJobWaitsForALink(t *testing.T) {
 		t.Errorf("unknown job: %d", r.Status)
 	}
 }
+
+// TestVehicleDetail: live state, events from vehicle_events (newest first, limited), the open
+// ride, and a clear note instead of a failure when ClickHouse is not connected; an unknown
+// vehicle is 404, an unregistered one seen live is found in its live city.
+func TestVehicleDetail(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.seedCity("paris", "P001", "P002")
+	ctx := t.Context()
+	e.live.Apply("paris", "gw1", &link.Telemetry{Seq: 1, Vehicle: "P001", Time: time.Now().UTC(), BatteryPct: ptr(66),
+		Position: &link.Position{Lat: 48.85, Lon: 2.35}})
+	e.live.Apply("lyon", "gw2", &link.Telemetry{Seq: 1, Vehicle: "X9", Time: time.Now().UTC(), BatteryPct: ptr(5)})
+	now := time.Now().UTC()
+	for i, kind := range []string{"alarm", "command_result", "state_changed"} {
+		if _, err := e.DB.Pool.Exec(ctx, `INSERT INTO vehicle_events (city, gateway, seq, vehicle, at, kind, payload)
+ VALUES ('paris', 'gw1', $1, 'P001', $2, $3, '{"reason": "fallen"}')`, i+1, now.Add(time.Duration(i-10)*time.Second), kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rider, ride string
+	if err := e.DB.Pool.QueryRow(ctx, `INSERT INTO riders (first_name, last_name, email) VALUES ('A', 'B', 'a@example.com') RETURNING id::text`).Scan(&rider); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DB.Pool.QueryRow(ctx, `INSERT INTO rides (rider_id, vehicle_id, city_id, state, started_at, start_lat, start_lon, currency)
+ SELECT $1, v.id, v.city_id, 'active', now(), 48.85, 2.35, 'EUR' FROM vehicles v WHERE number = 'P001' RETURNING id::text`, rider).Scan(&ride); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := e.TokenWith(admin.PermVehiclesRead)
+	r := e.Do("GET", adminapi.Prefix+"/fleet/vehicles/P001?event_limit=2", tok, nil)
+	if r.Status != 200 {
+		t.Fatalf("detail: %d %s", r.Status, r.Body)
+	}
+	var d FleetVehicleDetail
+	r.JSON(t, &d)
+	if d.City != "paris" || !d.Registered || d.Live.BatteryPct != 66 || !d.Live.HasPosition || d.Live.Status != "available" {
+		t.Errorf("detail %+v", d)
+	}
+	if len(d.Events) != 2 || d.Events[0].Kind != "state_changed" || d.Events[1].Kind != "command_result" || d.Events[0].Payload["reason"] != "fallen" {
+		t.Errorf("events %+v", d.Events)
+	}
+	if !d.HasOpenRide || d.OpenRide.ID != ride || d.OpenRide.RiderID != rider || d.OpenRide.State != "active" {
+		t.Errorf("open ride %+v", d.OpenRide)
+	}
+	if len(d.Telemetry) != 0 || d.TelemetryError == "" {
+		t.Errorf("telemetry without ClickHouse: %v %q", d.Telemetry, d.TelemetryError)
+	}
+	r = e.Do("GET", adminapi.Prefix+"/fleet/vehicles/P002", tok, nil)
+	d = FleetVehicleDetail{}
+	r.JSON(t, &d)
+	if r.Status != 200 || d.HasOpenRide || d.Live.Connectivity != ConnUnknown || d.Events == nil {
+		t.Errorf("quiet vehicle: %d %s", r.Status, r.Body)
+	}
+	r = e.Do("GET", adminapi.Prefix+"/fleet/vehicles/X9", tok, nil)
+	d = FleetVehicleDetail{}
+	r.JSON(t, &d)
+	if r.Status != 200 || d.City != "lyon" || d.Registered || d.Live.BatteryPct != 5 {
+		t.Errorf("unregistered vehicle: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/vehicles/NOPE", tok, nil); r.Status != 404 {
+		t.Errorf("unknown vehicle: %d", r.Status)
+	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/vehicles/P001/route?from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z", tok, nil); r.Status != 503 {
+		t.Errorf("route without ClickHouse: %d %s", r.Status, r.Body)
+	}
+}
