@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +26,6 @@ const (
 	CodeVehicleBusy   = "vehicle_busy"
 	CodeTariffOverlap = "tariff_overlap"
 )
-
-// AdminProblemCodes lists the codes this area's admin operations answer besides adminapi's
-// own (documentCodes adds them to the OpenAPI document's Problem code enum).
-var AdminProblemCodes = []string{CodeZonesInvalid, CodeCityExists, CodeGatewayExists, CodeVehicleExists, CodeVehicleBusy, CodeTariffOverlap}
 
 // Request body limits.
 const (
@@ -512,15 +507,10 @@ func documentCodes(api *adminapi.API) {
 			}
 		}
 	}
-	if oa.Components == nil || oa.Components.Schemas == nil {
-		return
-	}
-	if pr := oa.Components.Schemas.Map()["Problem"]; pr != nil && pr.Properties["code"] != nil {
-		enum := pr.Properties["code"]
-		for _, c := range AdminProblemCodes {
-			if !slices.Contains(enum.Enum, any(c)) {
-				enum.Enum = append(enum.Enum, c)
-			}
+	// The Problem schema's code enum: every code of the area.
+	for _, byStatus := range opCodes {
+		for status, codes := range byStatus {
+			api.DeclareCodes(status, codes...)
 		}
 	}
 }
@@ -551,8 +541,8 @@ func setObjectBody(api *adminapi.API, path, doc string) {
 }
 
 func actor(ctx context.Context) audit.Actor {
-	p, _ := adminapi.PrincipalFrom(ctx)
-	return audit.Actor{AdminID: p.AdminID, Email: p.Email}
+	a, _ := adminapi.Actor(ctx)
+	return a
 }
 
 // problem turns a domain error into a problem: the one place this area's errors become HTTP.
