@@ -251,12 +251,13 @@ func TestBucketAheadOfTheDatabase(t *testing.T) {
 }
 
 // TestLargeVehiclesDocument measures the vehicles document per vehicle and shows the NATS
-// limit: above max_payload (1 MiB by default) the push fails and says why, pending; an
-// embedded server with a larger max message size (cloud --stream-max-msg-size) takes it.
+// limit: above max_payload (here 1 MiB) the push fails and says why, pending; an embedded
+// server with a larger max message size (8 MiB, the default; cloud --stream-max-msg-size)
+// takes it.
 func TestLargeVehiclesDocument(t *testing.T) {
 	t.Parallel()
 	const n = 8000
-	small := openBus(t, 0)
+	small := openBus(t, 1<<20)
 	dSmall := newDownlink(t, small)
 	var down atomic.Pointer[downlink.Downlink]
 	down.Store(dSmall)

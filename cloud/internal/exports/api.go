@@ -275,12 +275,12 @@ func (h *handlers) export(ctx context.Context, kind string, headers []string, wi
 
 // record writes the export's audit entry (who exported what, with which filters, how many rows).
 func (h *handlers) record(ctx context.Context, kind string, filters any, rows int) error {
-	p, ok := adminapi.PrincipalFrom(ctx)
+	actor, ok := adminapi.Actor(ctx)
 	if !ok {
 		return errors.New("exports: no principal on an authenticated route")
 	}
 	err := pgx.BeginFunc(ctx, h.d.PG, func(tx pgx.Tx) error {
-		_, err := audit.Record(ctx, tx, audit.Entry{Actor: audit.Actor{AdminID: p.AdminID, Email: p.Email},
+		_, err := audit.Record(ctx, tx, audit.Entry{Actor: actor,
 			Action: "export.create", TargetType: "export", TargetID: kind,
 			Details: map[string]any{"filters": filterMap(filters), "rows": rows}})
 		return err

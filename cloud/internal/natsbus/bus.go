@@ -211,7 +211,7 @@ func startEmbedded(ctx context.Context, cfg EmbeddedConfig, maxMsgSize int32, lo
 		SyncInterval:      cfg.FsyncInterval,
 	}
 	if maxMsgSize > 1<<20 {
-		// nats-server refuses payloads above max_payload (1 MiB) before the stream sees them.
+		// nats-server refuses payloads above its max_payload (1 MiB by default) before the stream sees them.
 		opts.MaxPayload = maxMsgSize
 	}
 	if opts.SyncAlways {

@@ -93,20 +93,22 @@ type StreamConfig struct {
 	MaxAge time.Duration
 	// MaxBytes caps the stream on disk (-1 = unlimited). When full, new publishes are refused.
 	MaxBytes int64
-	// MaxMsgSize caps one message (-1 = server max_payload, 1 MiB by default).
+	// MaxMsgSize caps one message (-1 = server max_payload). The embedded server's max_payload
+	// follows it. 8 MiB by default: a city's vehicles document takes ~150 bytes per vehicle
+	// (1 MiB holds ~7,000 vehicles, 8 MiB ~55,000).
 	MaxMsgSize int32
 	// Replicas is 1 for the embedded server; 3 in a NATS cluster.
 	Replicas int
 }
 
 // DefaultStreamConfig: 5 min duplicate window (covers reconnect resends; later ones are
-// caught by the consumer's (gateway, seq) check), 7 days retention, 10 GiB, 1 MiB messages.
+// caught by the consumer's (gateway, seq) check), 7 days retention, 10 GiB, 8 MiB messages.
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{
 		DuplicateWindow: 5 * time.Minute,
 		MaxAge:          7 * 24 * time.Hour,
 		MaxBytes:        10 << 30,
-		MaxMsgSize:      1 << 20,
+		MaxMsgSize:      8 << 20,
 		Replicas:        1,
 	}
 }
