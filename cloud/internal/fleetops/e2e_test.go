@@ -419,15 +419,80 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("firmware job", func(t *testing.T) {
+		// Two parked scooters upgrade; v0 is powered on (riding): its module refuses (66 s=1).
+		ok1, ok2 := s.vehicles[1], s.vehicles[2]
+		image := bytes.Repeat([]byte("fleetedge-fw-2.4"), 200) // 3200 bytes: 4 packages
+		r := s.Do("POST", adminapi.Prefix+"/fleet/cities/barcelona/firmware-jobs", fwTok, map[string]any{"version": "FW2.4.0",
+			"image": image, "vehicles": []string{ok1, v0, ok2}, "concurrency": 2})
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		var job FirmwareJob
+		r.JSON(t, &job)
+		waitFor(t, "the firmware job done", 90*time.Second, func() (bool, string) {
+			r := s.Do("GET", adminapi.Prefix+"/fleet/firmware-jobs/"+job.ID, fwTok, nil)
+			job = FirmwareJob{}
+			r.JSON(t, &job)
+			return job.State == "done", fmt.Sprintf("%s %+v", job.State, job.Vehicles)
+		})
+		t.Logf("firmware job %s: %v in %v", job.ID, job.Counts, job.FinishedAt.Sub(job.CreatedAt).Round(time.Millisecond))
+		states := map[string]FirmwareJobVehicle{}
+		for _, v := range job.Vehicles {
+			states[v.Vehicle] = v
+		}
+		for _, v := range []string{ok1, ok2} {
+			if st := states[v]; st.State != "succeeded" || st.Sent != 4 || st.Total != 4 || st.Error != "" {
+				t.Errorf("%s: %+v", v, st)
+			}
+			var fw *string
+			if err := s.DB.Pool.QueryRow(t.Context(), `SELECT firmware_version FROM vehicles WHERE number = $1`, v).Scan(&fw); err != nil || fw == nil || *fw != "FW2.4.0" {
+				t.Errorf("%s registry firmware %v %v", v, fw, err)
+			}
+		}
+		if st := states[v0]; st.State != "failed" || st.Error == "" {
+			t.Errorf("powered scooter: %+v", st)
+		}
+		// The scooter itself reports the new version.
+		r = send(ok1, map[string]any{"code": 21})
+		var res VehicleCommandResult
+		r.JSON(t, &res)
+		if f, _ := res.Reply["firmware"].(string); f == "" || f == "FW2.3.1" {
+			t.Errorf("firmware after the upgrade: %v", res.Reply)
+		}
+		if fin := s.Audit(audit.Filter{Action: "firmware_job.finish", TargetID: job.ID}); len(fin) != 1 {
+			t.Errorf("finish audit %+v", fin)
+		}
+	})
 	t.Run("bulk lock of a zone", func(t *testing.T) {
-		// A zone around the parked scooters west of a longitude gap (v0 rides: left out).
+		// v0 ends its ride: once its position settles, every scooter is parked.
+		if r := send(v0, map[string]any{"code": 3}); r.Status != 200 || !strings.Contains(string(r.Body), `"outcome":"acked"`) {
+			t.Fatalf("power off: %d %s", r.Status, r.Body)
+		}
+		var last FleetLiveVehicle
+		waitFor(t, "v0 parked", 30*time.Second, func() (bool, string) {
+			m, err := s.svc.LiveMap(t.Context(), s.city, LiveFilter{})
+			if err != nil {
+				return false, err.Error()
+			}
+			prev := last
+			for _, v := range m.Vehicles {
+				if v.Number == v0 {
+					last = v
+				}
+			}
+			settled := !last.Powered && last.SpeedKmh == 0 && last.Lat == prev.Lat && last.Lon == prev.Lon &&
+				last.PositionAt.After(prev.PositionAt)
+			return settled, fmt.Sprintf("%+v", last)
+		})
+		// A zone around the scooters west of the widest longitude gap.
 		m, err := s.svc.LiveMap(t.Context(), s.city, LiveFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var parked []FleetLiveVehicle
 		for _, v := range m.Vehicles {
-			if v.HasPosition && v.Number != v0 {
+			if v.HasPosition {
 				parked = append(parked, v)
 			}
 		}
@@ -474,6 +539,8 @@ func TestEndToEnd(t *testing.T) {
 		if !slices.Equal(got, want) || job.Total != len(want) || job.Done != len(want) || job.Counts["acked"] != len(want) || job.FinishedAt.IsZero() {
 			t.Errorf("job vehicles %v, want %v (the scooters west of %.5f); job %+v", got, want, west, job)
 		}
+		t.Logf("zone west of %.5f: %d of %d scooters locked (%v), job done in %v", west, len(got), len(parked), got,
+			job.FinishedAt.Sub(job.CreatedAt).Round(time.Millisecond))
 		create := s.Audit(audit.Filter{Action: "command_job.create", TargetID: job.ID})
 		finish := s.Audit(audit.Filter{Action: "command_job.finish", TargetID: job.ID})
 		if len(create) != 1 || len(finish) != 1 || !strings.Contains(string(finish[0].Details), `"acked"`) {
@@ -483,51 +550,6 @@ func TestEndToEnd(t *testing.T) {
 		if r := s.Do("POST", adminapi.Prefix+"/fleet/cities/barcelona/command-jobs", cmdTok, map[string]any{"code": 107,
 			"selector": map[string]any{"battery_below": 1, "connectivity": "lost"}}); r.Status != 422 {
 			t.Errorf("empty selection: %d %s", r.Status, r.Body)
-		}
-	})
-
-	t.Run("firmware job", func(t *testing.T) {
-		// Two parked scooters upgrade; v0 is powered on (riding): its module refuses (66 s=1).
-		ok1, ok2 := s.vehicles[1], s.vehicles[2]
-		image := bytes.Repeat([]byte("fleetedge-fw-2.4"), 200) // 3200 bytes: 4 packages
-		r := s.Do("POST", adminapi.Prefix+"/fleet/cities/barcelona/firmware-jobs", fwTok, map[string]any{"version": "FW2.4.0",
-			"image": image, "vehicles": []string{ok1, v0, ok2}, "concurrency": 2})
-		if r.Status != http.StatusAccepted {
-			t.Fatalf("create: %d %s", r.Status, r.Body)
-		}
-		var job FirmwareJob
-		r.JSON(t, &job)
-		waitFor(t, "the firmware job done", 90*time.Second, func() (bool, string) {
-			r := s.Do("GET", adminapi.Prefix+"/fleet/firmware-jobs/"+job.ID, fwTok, nil)
-			job = FirmwareJob{}
-			r.JSON(t, &job)
-			return job.State == "done", fmt.Sprintf("%s %+v", job.State, job.Vehicles)
-		})
-		states := map[string]FirmwareJobVehicle{}
-		for _, v := range job.Vehicles {
-			states[v.Vehicle] = v
-		}
-		for _, v := range []string{ok1, ok2} {
-			if st := states[v]; st.State != "succeeded" || st.Sent != 4 || st.Total != 4 || st.Error != "" {
-				t.Errorf("%s: %+v", v, st)
-			}
-			var fw *string
-			if err := s.DB.Pool.QueryRow(t.Context(), `SELECT firmware_version FROM vehicles WHERE number = $1`, v).Scan(&fw); err != nil || fw == nil || *fw != "FW2.4.0" {
-				t.Errorf("%s registry firmware %v %v", v, fw, err)
-			}
-		}
-		if st := states[v0]; st.State != "failed" || st.Error == "" {
-			t.Errorf("powered scooter: %+v", st)
-		}
-		// The scooter itself reports the new version.
-		r = send(ok1, map[string]any{"code": 21})
-		var res VehicleCommandResult
-		r.JSON(t, &res)
-		if f, _ := res.Reply["firmware"].(string); f == "" || f == "FW2.3.1" {
-			t.Errorf("firmware after the upgrade: %v", res.Reply)
-		}
-		if fin := s.Audit(audit.Filter{Action: "firmware_job.finish", TargetID: job.ID}); len(fin) != 1 {
-			t.Errorf("finish audit %+v", fin)
 		}
 	})
 }
