@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet modules-alone test test-go test-fault-long test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-edge lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-fault-long test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui bench-edge lint fmt run stop clean
 
 all: build
 
@@ -24,6 +24,7 @@ deps: go-deps
 	deploy/local/postgres.sh install
 	deploy/local/clickhouse.sh install
 	edge/internal/fieldui/e2e/setup.sh
+	cloud/internal/adminapi/tsclient/setup.sh
 
 build: go-deps
 	$(GO) build work
@@ -45,7 +46,8 @@ TEST_ENV := FLEETEDGE_PG_DIR=$(CURDIR)/.data/test/postgres \
 	FLEETEDGE_PG_PORT=$(shell echo $$((20000 + $(TEST_PORT_OFFSET)))) \
 	FLEETEDGE_CH_DIR=$(CURDIR)/.data/test/clickhouse \
 	FLEETEDGE_CH_TCP_PORT=$(shell echo $$((24000 + $(TEST_PORT_OFFSET)))) \
-	FLEETEDGE_CH_HTTP_PORT=$(shell echo $$((28000 + $(TEST_PORT_OFFSET))))
+	FLEETEDGE_CH_HTTP_PORT=$(shell echo $$((28000 + $(TEST_PORT_OFFSET)))) \
+	FLEETEDGE_REQUIRE_NODE=1
 
 # test: vet, every test with the race detector, then a short fuzz run per decoder; the
 # test servers are stopped at the end whatever the outcome.
@@ -80,7 +82,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -116,6 +118,24 @@ bench-link:
 	$(TEST_ENV) $(GO) test -run '^$$' -bench DecodeTelemetry -count 3 ./cloud/internal/ingest/
 	$(GO) test -run '^$$' -bench BenchmarkCommandRoundTrip -benchtime 5000x -count 3 ./edge/internal/cloudlink/
 	$(GO) test -run '^$$' -bench BenchmarkSendCommand -benchtime 5000x -count 3 ./cloud/internal/downlink/
+
+bench-fare:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./cloud/internal/fare/
+
+bench-ridetrack:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./edge/internal/ridetrack/
+
+bench-ledger:
+	$(TEST_ENV) $(GO) test -run '^$$' -bench PostCommitted -benchtime 3s ./cloud/internal/ledger/
+
+bench-citycfg:
+	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchtime 3s ./cloud/internal/citycfg/
+
+bench-export:
+	$(TEST_ENV) $(GO) test -run '^$$' -bench BenchmarkExportRides -benchtime 3x -count 2 ./cloud/internal/exports/
+
+bench-fieldui:
+	$(GO) test -run '^$$' -bench BenchmarkCheck -benchtime 20x ./edge/internal/fieldui/
 
 # bench-edge: the gateway under a simulated fleet (15,000 scooters over 4 simulator processes,
 # 500 zones, restart storms, durable-ingest flood); ~4 min, results in .data/bench/. Not part of
