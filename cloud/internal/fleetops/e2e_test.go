@@ -169,6 +169,7 @@ type stack struct {
 	*testEnv
 	vehicles []string // running scooters
 	offline  string   // provisioned and registered, never connected
+	faulty   string   // runs in a scooter-sim that fails every firmware package (68 s=1)
 	city     link.CityID
 }
 
@@ -232,10 +233,11 @@ func newStack(t *testing.T, scooters int) *stack {
 	})
 	wg.Go(func() { e.svc.Run(ctx) })
 
-	// Scooters: provision scooters+1; the last one never connects.
+	// Scooters: provision scooters+2; the first extra one never connects, the second one fails
+	// every firmware package.
 	dir := t.TempDir()
 	const city = "barcelona"
-	if out, err := exec.Command(bins.sim, "provision", "--n", strconv.Itoa(scooters+1), "--out", dir, "--city", city,
+	if out, err := exec.Command(bins.sim, "provision", "--n", strconv.Itoa(scooters+2), "--out", dir, "--city", city,
 		"--prefix", "FOT").CombinedOutput(); err != nil {
 		t.Fatalf("provision: %v\n%s", err, out)
 	}
@@ -243,7 +245,7 @@ func newStack(t *testing.T, scooters int) *stack {
 		Vehicles []struct{ ID string } `json:"vehicles"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "sim-credentials.json"))
-	if err != nil || json.Unmarshal(b, &creds) != nil || len(creds.Vehicles) != scooters+1 {
+	if err != nil || json.Unmarshal(b, &creds) != nil || len(creds.Vehicles) != scooters+2 {
 		t.Fatalf("credentials: %v %s", err, b)
 	}
 	s := &stack{testEnv: e, city: city}
@@ -251,7 +253,7 @@ func newStack(t *testing.T, scooters int) *stack {
 	for _, v := range creds.Vehicles {
 		all = append(all, v.ID)
 	}
-	s.vehicles, s.offline = all[:scooters], all[scooters]
+	s.vehicles, s.offline, s.faulty = all[:scooters], all[scooters], all[scooters+1]
 	e.seedCity(city, all...)
 
 	gwConfig := filepath.Join(dir, "gateway.json")
@@ -276,6 +278,12 @@ func newStack(t *testing.T, scooters int) *stack {
 		"--city", filepath.Join(bins.root, "deploy/demo/barcelona/streets.json"), "--zones", "",
 		"--gps-interval", "1s", "--heartbeat-interval", "5s", "--gps-noise", "0", "--status-every", "0",
 		"--vibration-per-hour", "0", "--old-firmware", "0", "--reconnect-delay", "500ms")
+	startProc(t, "scooter-sim-faulty", bins.sim, "run", "--broker", fmt.Sprintf("127.0.0.1:%d", mqtt),
+		"--creds", filepath.Join(dir, "sim-credentials.json"), "--id-offset", strconv.Itoa(scooters+1), "--n", "1",
+		"--city", filepath.Join(bins.root, "deploy/demo/barcelona/streets.json"), "--zones", "",
+		"--gps-interval", "1s", "--heartbeat-interval", "5s", "--gps-noise", "0", "--status-every", "0",
+		"--vibration-per-hour", "0", "--old-firmware", "0", "--reconnect-delay", "500ms", "--seed", "2",
+		"--fault-firmware", "1")
 	// Every scooter has a position in the live state (so the gateway's uplink and our ingest
 	// work), and the gateway serves commands.
 	waitFor(t, "every scooter on the live map", 60*time.Second, func() (bool, string) {
@@ -289,7 +297,7 @@ func newStack(t *testing.T, scooters int) *stack {
 				n++
 			}
 		}
-		return n == scooters, fmt.Sprintf("%d of %d with a position", n, scooters)
+		return n == scooters+1, fmt.Sprintf("%d of %d with a position", n, scooters+1)
 	})
 	return s
 }
@@ -420,11 +428,13 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("firmware job", func(t *testing.T) {
-		// Two parked scooters upgrade; v0 is powered on (riding): its module refuses (66 s=1).
+		// Two parked scooters upgrade; v0 is powered on (riding): its module refuses (66 s=1);
+		// the faulty scooter fails every package: after more than 5 failures its module reboots,
+		// the upgrade starts over once (max_restarts 1), fails again, and the job gives up.
 		ok1, ok2 := s.vehicles[1], s.vehicles[2]
 		image := bytes.Repeat([]byte("fleetedge-fw-2.4"), 200) // 3200 bytes: 4 packages
 		r := s.Do("POST", adminapi.Prefix+"/fleet/cities/barcelona/firmware-jobs", fwTok, map[string]any{"version": "FW2.4.0",
-			"image": image, "vehicles": []string{ok1, v0, ok2}, "concurrency": 2})
+			"image": image, "vehicles": []string{ok1, v0, ok2, s.faulty}, "concurrency": 2, "max_restarts": 1})
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
@@ -450,8 +460,11 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("%s registry firmware %v %v", v, fw, err)
 			}
 		}
-		if st := states[v0]; st.State != "failed" || st.Error == "" {
+		if st := states[v0]; st.State != "failed" || st.Error == "" || st.Failures != 0 {
 			t.Errorf("powered scooter: %+v", st)
+		}
+		if st := states[s.faulty]; st.State != "failed" || st.Sent != 0 || st.Failures <= 5 || st.Error == "" {
+			t.Errorf("faulty scooter: %+v", st)
 		}
 		// The scooter itself reports the new version.
 		r = send(ok1, map[string]any{"code": 21})
@@ -459,6 +472,9 @@ func TestEndToEnd(t *testing.T) {
 		r.JSON(t, &res)
 		if f, _ := res.Reply["firmware"].(string); f == "" || f == "FW2.3.1" {
 			t.Errorf("firmware after the upgrade: %v", res.Reply)
+		}
+		if job.Counts["succeeded"] != 2 || job.Counts["failed"] != 2 || job.Done != 4 {
+			t.Errorf("job counts %v", job.Counts)
 		}
 		if fin := s.Audit(audit.Filter{Action: "firmware_job.finish", TargetID: job.ID}); len(fin) != 1 {
 			t.Errorf("finish audit %+v", fin)
