@@ -111,6 +111,10 @@ func (s *Service) CreateFirmwareJob(ctx context.Context, p audit.Actor, city lin
 		in.Concurrency = DefaultFirmwareParallel
 	}
 	vehicles, err := s.selectVehicles(ctx, city, JobSelector{Vehicles: in.Vehicles})
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		fe.Location = strings.Replace(fe.Location, "body.selector.vehicles", "body.vehicles", 1)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -209,7 +213,7 @@ func (s *Service) dispatchJob(ctx context.Context, id string, city link.CityID, 
 		return fmt.Errorf("fleetops: firmware image of %s: %w", id, err)
 	}
 	for _, c := range claimed {
-		rctx, cancel := context.WithTimeout(ctx, DefaultFirmwareAskTimout)
+		rctx, cancel := context.WithTimeout(ctx, DefaultFirmwareAskTimeout)
 		acc, err := sender.StartFirmware(rctx, city, link.FirmwareRequest{V: link.Version, JobID: link.FirmwareJobID(id, c.vehicle), Vehicle: c.vehicle,
 			Image: image, SHA256: digest, Source: "admin:" + createdBy, MaxRestarts: maxRestarts})
 		cancel()

@@ -139,6 +139,16 @@ func TestLiveMapJoinsRegistryAndLiveState(t *testing.T) {
 	if r := e.Do("GET", adminapi.Prefix+"/fleet/cities/Paris/live", tok, nil); r.Status != 422 {
 		t.Errorf("bad city code: %d %s", r.Status, r.Body)
 	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/cities/rome/live", tok, nil); r.Status != 404 || r.Code() != adminapi.CodeNotFound {
+		t.Errorf("unknown city: %d %s", r.Status, r.Body)
+	}
+	e.seedCity("rome")
+	if m := get("").City; m != "paris" {
+		t.Errorf("city %s", m)
+	}
+	if r := e.Do("GET", adminapi.Prefix+"/fleet/cities/rome/live", tok, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"vehicles":[]`) {
+		t.Errorf("empty city: %d %s", r.Status, r.Body)
+	}
 }
 
 func TestAccessBoundaries(t *testing.T) {
@@ -342,10 +352,11 @@ func TestFirmwareEventsApplyIdempotently(t *testing.T) {
 	// Bad input.
 	for name, body := range map[string]map[string]any{
 		"no image":        {"version": "x", "image": []byte{}, "vehicles": []string{"P001"}},
-		"foreign vehicle": {"version": "x", "image": []byte{1}, "vehicles": []string{"L001"}},
+		"foreign vehicle": {"version": "x", "image": []byte{1}, "vehicles": []string{"P001", "L001"}},
 		"no vehicles":     {"version": "x", "image": []byte{1}, "vehicles": []string{}},
 	} {
-		if r := e.Do("POST", adminapi.Prefix+"/fleet/cities/paris/firmware-jobs", tok, body); r.Status != 422 {
+		r := e.Do("POST", adminapi.Prefix+"/fleet/cities/paris/firmware-jobs", tok, body)
+		if r.Status != 422 || (name == "foreign vehicle" && !strings.Contains(string(r.Body), `"location":"body.vehicles[1]"`)) {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}

@@ -72,7 +72,7 @@ func (s *Service) registerLive(api *adminapi.API) {
 		Summary: "Live map of a city", Tags: []string{"Fleet"},
 		Description: "Every vehicle of the city with its latest state: the cloud's live state (fed by the gateways) " +
 			"joined with the vehicles registry. Registered vehicles never seen since the cloud started have connectivity unknown.",
-	}, adminapi.Requires(admin.PermVehiclesRead), nil, func(ctx context.Context, in *liveInput) (*liveOutput, error) {
+	}, adminapi.Requires(admin.PermVehiclesRead), []int{http.StatusNotFound}, func(ctx context.Context, in *liveInput) (*liveOutput, error) {
 		m, err := s.LiveMap(ctx, link.CityID(in.City), LiveFilter{Connectivity: in.Connectivity, BatteryBelow: in.BatteryBelow, Registered: in.Registered})
 		if err != nil {
 			return nil, s.problem("live map", err)
@@ -122,6 +122,15 @@ func (s *Service) LiveMap(ctx context.Context, city link.CityID, f LiveFilter) (
 		return FleetLiveMap{}, err
 	}
 	live := s.liveOf(city)
+	if len(reg) == 0 && len(live) == 0 {
+		var known bool
+		if err := s.cfg.PG.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cities WHERE code = $1)`, string(city)).Scan(&known); err != nil {
+			return FleetLiveMap{}, fmt.Errorf("fleetops: city %s: %w", city, err)
+		}
+		if !known {
+			return FleetLiveMap{}, fmt.Errorf("%w: city %s (not registered, no vehicle seen)", ErrNotFound, city)
+		}
+	}
 	// Registry order (sorted by the query) with each vehicle's live state looked up by number,
 	// then the unregistered live vehicles merged in: no sort of the whole fleet.
 	byNumber := make(map[string]int, len(live))

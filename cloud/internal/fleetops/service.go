@@ -36,13 +36,13 @@ type FirmwareSender interface {
 
 // Defaults.
 const (
-	DefaultTick              = 2 * time.Second
-	DefaultFirmwareStall     = 30 * time.Minute
-	DefaultFirmwareAttempts  = 5
-	DefaultCommandTimeout    = 15 * time.Second
-	DefaultJobConcurrency    = 16
-	DefaultFirmwareParallel  = 10
-	DefaultFirmwareAskTimout = 10 * time.Second
+	DefaultTick               = 2 * time.Second
+	DefaultFirmwareStall      = 30 * time.Minute
+	DefaultFirmwareAttempts   = 5
+	DefaultCommandTimeout     = 15 * time.Second
+	DefaultJobConcurrency     = 16
+	DefaultFirmwareParallel   = 10
+	DefaultFirmwareAskTimeout = 10 * time.Second
 )
 
 // Config wires a Service. PG is required; the getters may return nil (not started yet, or
