@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -281,28 +280,10 @@ type riderStatusOutput struct{ Body RiderStatusBody }
 
 type riderIDInput struct {
 	ID string `path:"id" maxLength:"36" pattern:"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" doc:"Rider id"`
-
-	ip netip.Addr
-	ua string
 }
 
-// Resolve records the client for the audit entry (the TCP peer; adminapi keeps its proxy
-// resolution to itself).
-func (in *riderIDInput) Resolve(ctx huma.Context) []error {
-	if ap, err := netip.ParseAddrPort(ctx.RemoteAddr()); err == nil {
-		in.ip = ap.Addr()
-	}
-	in.ua = ctx.Header("User-Agent")
-	return nil
-}
-
-func (in *riderIDInput) actor(ctx context.Context) (audit.Actor, bool) {
-	p, ok := adminapi.PrincipalFrom(ctx)
-	if !ok {
-		return audit.Actor{}, false
-	}
-	return audit.Actor{AdminID: p.AdminID, Email: p.Email, IP: in.ip, UserAgent: in.ua}, true
-}
+// actor is the admin and client of the request, for the audit entry.
+func (in *riderIDInput) actor(ctx context.Context) (audit.Actor, bool) { return adminapi.Actor(ctx) }
 
 // RegisterAdmin adds the admin routes (rider suspension) to the admin API.
 func (s *Service) RegisterAdmin(api *adminapi.API) {
