@@ -9,7 +9,7 @@ FUZZTIME_SHORT ?= 4s
 FUZZTIME ?= 2m
 APT := apt-get -o DPkg::Lock::Timeout=120
 
-.PHONY: all deps go-deps build vet modules-alone test test-go test-fault-long test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui bench-edge lint fmt run stop clean
+.PHONY: all deps go-deps build vet modules-alone test test-go test-fault-long test-servers-stop fuzz-short fuzz bench bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui bench-rides bench-edge lint fmt run stop clean
 
 all: build
 
@@ -82,7 +82,7 @@ fuzz:
 
 # bench: every Go benchmark that backs a figure in BENCHMARKS.md (the machine is shared:
 # compare ratios measured in one run, not absolute numbers across runs).
-bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui
+bench: bench-protocol bench-geo bench-zone bench-clickhouse bench-postgres bench-nats bench-outbox bench-command bench-rules bench-edge-ingest bench-link bench-fare bench-ridetrack bench-ledger bench-citycfg bench-export bench-fieldui bench-rides
 
 bench-protocol:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/
@@ -136,6 +136,10 @@ bench-export:
 
 bench-fieldui:
 	$(GO) test -run '^$$' -bench BenchmarkCheck -benchtime 20x ./edge/internal/fieldui/
+
+bench-rides:
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Nearby' -benchtime 3s ./cloud/internal/rides/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench UnlockRoundTrip -benchtime 300x ./cloud/internal/rides/
 
 # bench-edge: the gateway under a simulated fleet (15,000 scooters over 4 simulator processes,
 # 500 zones, restart storms, durable-ingest flood); ~4 min, results in .data/bench/. Not part of
