@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -22,12 +24,45 @@ import (
 	"github.com/fleetedge/fleetedge/protocol/link"
 )
 
-// gate wraps the outbox; while closed, a blocking Append waits before storing.
+// gate wraps the outbox; while closed, a blocking Append waits before storing
+// and the completion of a report's AppendAsync (the durable signal the ingest
+// acknowledges on) is held back until release. fail makes AppendAsync of
+// reports fail.
 type gate struct {
 	*outbox.Outbox
-	mu      sync.Mutex
-	open    chan struct{}
-	waiting atomic.Int32
+	mu       sync.Mutex
+	open     chan struct{}
+	deferred []func()
+	waiting  atomic.Int32
+	fail     atomic.Bool
+}
+
+var errInjected = errors.New("injected store failure")
+
+func (g *gate) AppendAsync(r outbox.Record, done func(uint64, error)) error {
+	if r.Class != outbox.ClassTelemetry || done == nil {
+		return g.Outbox.AppendAsync(r, done)
+	}
+	if g.fail.Load() {
+		return errInjected
+	}
+	g.mu.Lock()
+	held := g.open != nil
+	g.mu.Unlock()
+	if !held {
+		return g.Outbox.AppendAsync(r, done)
+	}
+	g.waiting.Add(1)
+	return g.Outbox.AppendAsync(r, func(seq uint64, err error) {
+		g.mu.Lock()
+		if g.open != nil {
+			g.deferred = append(g.deferred, func() { done(seq, err) })
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		done(seq, err)
+	})
 }
 
 func (g *gate) Append(ctx context.Context, r outbox.Record) (uint64, error) {
@@ -98,7 +133,12 @@ func (g *gate) release() {
 		close(g.open)
 		g.open = nil
 	}
+	d := g.deferred
+	g.deferred = nil
 	g.mu.Unlock()
+	for _, f := range d {
+		f()
+	}
 }
 
 func (e *ingestEnv) connect(t *testing.T, id string) paho.Client {
@@ -457,4 +497,60 @@ func TestReportToCommandLatency(t *testing.T) {
 	}
 	waitFor(t, "second command", func() bool { return len(in.list()) == 2 })
 	waitFor(t, "one sample", func() bool { return count() == 1 })
+}
+
+// TestPubackAfterDurablePipelined: QoS 1 reports without events do not hold
+// the connection's goroutine, but each PUBACK still waits for its record's
+// durable signal; several reports of one scooter wait at once and are all
+// acknowledged, in order, once durable.
+func TestPubackAfterDurablePipelined(t *testing.T) {
+	env := startIngest(t, "A1")
+	a := env.connect(t, "A1")
+	env.store.hold()
+	var toks []paho.Token
+	var want []string
+	for i := range 5 {
+		p := fmt.Sprintf(`{"a":98,"i":"A1","t":%d,"x":%d}`, i+1, 10+i)
+		want = append(want, "bike "+p)
+		toks = append(toks, a.Publish("bike", 1, false, p))
+	}
+	// All five reach the store: the connection was not blocked by the first.
+	waitFor(t, "five appends waiting", func() bool { return env.store.waiting.Load() == 5 })
+	for i, tok := range toks {
+		if tok.WaitTimeout(50 * time.Millisecond) {
+			t.Fatalf("PUBACK %d before its record was durable", i)
+		}
+	}
+	env.store.release()
+	for i, tok := range toks {
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("no PUBACK %d after durable: %v", i, tok.Error())
+		}
+	}
+	reports, _ := env.records(t)
+	if strings.Join(reports, "|") != strings.Join(want, "|") {
+		t.Fatalf("records %v, want %v", reports, want)
+	}
+	if got := metricValue(env.ingest.m.byCode[protocol.CodeSignalReply]); got != 5 {
+		t.Fatalf("messages{code=98} = %v", got)
+	}
+	// A report with an event after pipelined ones takes the waiting path.
+	publish(t, a, "bike", 1, `{"a":27,"i":"A1","b":42,"c":1}`)
+}
+
+// TestPipelinedStoreFailure: a pipelined report the store refuses is not
+// acknowledged and the scooter is disconnected (it resends after reconnecting).
+func TestPipelinedStoreFailure(t *testing.T) {
+	env := startIngest(t, "A1")
+	a := env.connect(t, "A1")
+	publish(t, a, "bike", 1, `{"a":98,"i":"A1","t":1,"x":20}`)
+	env.store.fail.Store(true)
+	tok := a.Publish("bike", 1, false, `{"a":98,"i":"A1","t":2,"x":21}`)
+	if tok.WaitTimeout(500*time.Millisecond) && tok.Error() == nil {
+		t.Fatal("PUBACK for a report the store refused")
+	}
+	waitFor(t, "client disconnected", func() bool { return !a.IsConnectionOpen() })
+	if got := env.ingest.Stats().StoreErrors; got != 1 {
+		t.Fatalf("store errors %d", got)
+	}
 }
