@@ -231,7 +231,7 @@ func (a *API) syncCodeEnum() {
 
 // codesFor lists the codes a status can carry, for the documentation.
 func (a *API) codesFor(status int) string {
-	cs := a.codes[status]
+	cs := slices.Sorted(slices.Values(a.codes[status])) // areas may declare in any order
 	if len(cs) == 0 {
 		return statusCode(status)
 	}

@@ -212,10 +212,11 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 
-	if a.cfg.Role.HasAPI() {
-		if err := a.startAPIs(ctx); err != nil {
-			return err
-		}
+	// The APIs and their areas are built in every role: role api serves them; role ingest
+	// runs their event hooks (ride billing from gateway events, firmware job progress) and
+	// background tasks without serving HTTP (nothing is mounted for it).
+	if err := a.startAPIs(ctx); err != nil {
+		return err
 	}
 
 	if err := a.retry(ctx, "clickhouse open", func(ctx context.Context) error {
@@ -256,6 +257,8 @@ func (a *App) start(ctx context.Context) error {
 			if err := a.startIngest(bus); err != nil {
 				return err
 			}
+		} else {
+			a.startFollow(bus)
 		}
 	}
 	return nil
@@ -286,6 +289,20 @@ func (a *App) startIngest(bus *natsbus.Bus) error {
 	a.ingestCancel, a.ingestDone = cancel, make(chan error, 1)
 	go func() { a.ingestDone <- in.Run(ctx) }()
 	return nil
+}
+
+// followSince is how far back a replica without ingest reads the up stream at start for the
+// live state: longer than a gateway's default "lost" silence (20 min).
+const followSince = 30 * time.Minute
+
+// startFollow keeps the live state of a replica without ingest (role api with NATS) from the
+// up stream; it stops in stop(), like the ingest.
+func (a *App) startFollow(bus *natsbus.Bus) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.ingestCancel, a.ingestDone = cancel, make(chan error, 1)
+	go func() {
+		a.ingestDone <- ingest.Follow(ctx, bus.JetStream(), a.live, followSince, a.log.With("component", "livefeed"))
+	}()
 }
 
 // retry runs fn until it succeeds, fails permanently, or ctx ends; dependencies that are still

@@ -267,6 +267,24 @@ func TestAppRolesSideBySide(t *testing.T) {
 	if api.Downlink() != nil {
 		t.Fatal("role api without a NATS URL has a downlink")
 	}
+	// It follows the up stream for its live state (nearby vehicles, live map).
+	speed := 12.0
+	batch, err := json.Marshal(link.TelemetryBatch{Header: link.Header{V: link.Version, Gateway: "riga-gw-1", City: "riga"},
+		Records: []link.Telemetry{{Seq: 1, Vehicle: "RG001", Time: time.Now().UTC(), SpeedKmh: &speed}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ext.JetStream().Publish(t.Context(), link.TelemetrySubject("riga"), batch); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, ok := api2.Live().Get("riga", "RG001"); ok && v.SpeedKmh == speed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("role api with NATS: live state did not follow the up stream")
+		}
+	}
 	stopApp(t, api2, cancelAPI2, api2Err)
 
 	// The external NATS goes away: the ingest replica turns not ready and says why.

@@ -99,11 +99,9 @@ func defaultRiders() RidersConfig {
 	return RidersConfig{AccessTTL: Duration(d.AccessTTL), RefreshTTL: Duration(d.RefreshTTL)}
 }
 
-// validate reports problems of the rider and keyring settings for roles that serve the API.
+// validate reports problems of the rider and keyring settings (every role builds the areas;
+// role ingest needs the same keyring as the API replicas).
 func (c Config) validateRiders(bad func(setting, format string, args ...any)) {
-	if !c.Role.HasAPI() {
-		return
-	}
 	if (c.FieldCrypt.Keys == "") != (c.FieldCrypt.CurrentKey == "") {
 		bad("fieldcrypt.keys", "keys and current_key go together (FLEETEDGE_FIELDCRYPT_KEYS, FLEETEDGE_FIELDCRYPT_CURRENT_KEY)")
 	} else if c.FieldCrypt.Keys == "" {
@@ -229,7 +227,7 @@ func (a *App) startAPIs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cloud: rider API: %w", err)
 	}
-	if generated {
+	if generated && a.cfg.Role.HasAPI() {
 		a.log.Warn("no rider JWT keys configured: using a key generated at start; access tokens end with this process (set FLEETEDGE_RIDER_JWT_KEYS)")
 	}
 	kr, dev, err := a.cfg.keyring()
