@@ -36,7 +36,9 @@ func TestDeclaredCodesAreDocumented(t *testing.T) {
 		adminapi.Requires(admin.PermVehiclesManage), []int{http.StatusConflict},
 		func(context.Context, *struct{}) (*struct{}, error) { return nil, nil })
 	var doc struct {
-		Paths      map[string]map[string]struct{ Responses map[string]struct{ Description string } }
+		Paths map[string]map[string]struct {
+			Responses map[string]struct{ Description string }
+		}
 		Components struct {
 			Schemas map[string]struct {
 				Properties map[string]struct{ Enum []string }

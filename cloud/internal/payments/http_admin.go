@@ -31,7 +31,6 @@ type refundPaymentInput struct {
 	}
 }
 
-
 type refundRideInput struct {
 	RideID         string `path:"rideId" maxLength:"64" doc:"The ride whose charge to refund"`
 	IdempotencyKey string `header:"Idempotency-Key" doc:"Required: a unique key per operation (e.g. a UUID); a retry with the same key and body returns the first answer and moves money once"`
@@ -40,7 +39,6 @@ type refundRideInput struct {
 		Reason      string `json:"reason" maxLength:"500" doc:"Why (3-500 characters); kept in the ledger and the audit log"`
 	}
 }
-
 
 type adjustInput struct {
 	RiderID        string `path:"riderId" maxLength:"64" doc:"The rider"`
@@ -52,7 +50,6 @@ type adjustInput struct {
 		CounterAccount string `json:"counter_account,omitempty" enum:"promotions,cash,revenue,fines" doc:"System account on the other side (default promotions)"`
 	}
 }
-
 
 // RideRefundBody is the result of a ride refund.
 type RideRefundBody struct {

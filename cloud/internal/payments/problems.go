@@ -22,4 +22,3 @@ const (
 	CodePaymentMethodUnusable   = "payment_method_unusable"
 	CodeProviderOutcomeNotSaved = "provider_outcome_not_saved"
 )
-
