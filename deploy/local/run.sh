@@ -137,7 +137,7 @@ fleetedge is running (Ctrl-C stops everything).
                       $gw_url/metrics             Prometheus metrics ($gw_url/readyz)
                       mqtt://127.0.0.1:${mqtt##*:}            scooters' MQTT broker
   Cloud               http://$cloud_http/readyz   readiness of PostgreSQL, ClickHouse, NATS
-                      http://$cloud_http/v1/openapi.json         rider API (sign up, log in, profile)
+                      http://$cloud_http/v1/openapi.json         rider API (accounts, rides, payments; README "Things to try")
                       http://$cloud_http/admin/v1/openapi.json   admin API: $admin_email, password in $admin_pw_file
                       http://$cloud_http/metrics
                       nats://127.0.0.1:$nats_port         embedded NATS JetStream
