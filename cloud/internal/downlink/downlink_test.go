@@ -67,9 +67,10 @@ func zones(version int64) *link.ZonesDoc {
 }
 
 // bigVehicles is above the default 1 MiB max_payload (about 7,000 vehicles).
+// bigVehicles is over the default 8 MiB max_payload (~150 bytes per vehicle).
 func bigVehicles() *link.VehiclesDoc {
 	d := &link.VehiclesDoc{V: 1, City: city, Version: 9}
-	for i := range 8000 {
+	for i := range 60_000 {
 		d.Vehicles = append(d.Vehicles, link.VehicleConfig{ID: fmt.Sprintf("86112345%07d", i), Type: "scooter",
 			CredentialHash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NormalLimitKmh: 25})
 	}
