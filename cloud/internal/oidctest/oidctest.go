@@ -10,14 +10,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // User is who /authorize signs in.
@@ -39,14 +45,47 @@ type Tamper struct {
 	OmitSubject bool
 }
 
+// Token endpoint client authentication methods (Config.TokenAuthMethods).
+const (
+	AuthBasic = "client_secret_basic"
+	AuthPost  = "client_secret_post"
+)
+
 // Config configures a provider.
 type Config struct {
-	ClientID     string
+	ClientID string
+	// ClientSecret is the static client secret; required unless ClientSecretJWT is set.
 	ClientSecret string
 	// RedirectURIs, when not empty, are the only redirect_uri values /authorize accepts.
 	RedirectURIs []string
 	// Now is the clock for iat/exp (default time.Now).
 	Now func() time.Time
+
+	// TokenAuthMethods are the client authentication methods /token accepts and discovery
+	// lists (AuthBasic, AuthPost; default both). Apple accepts only AuthPost.
+	TokenAuthMethods []string
+	// ClientSecretJWT, when set, makes /token require a client secret that is an ES256 JWT
+	// signed by this key (Sign in with Apple); ClientSecret is then unused.
+	ClientSecretJWT *ClientSecretJWT
+	// RequireFormPost makes /authorize refuse any response mode but form_post (Apple does
+	// when asked for name or email).
+	RequireFormPost bool
+	// NamesInFormPost is Apple's way with names: ID tokens carry none; a subject's first
+	// authorization answered with form_post carries them in a "user" JSON field.
+	NamesInFormPost bool
+	// EmailVerifiedAsString sends email_verified as "true"/"false" strings (Apple).
+	EmailVerifiedAsString bool
+}
+
+// ClientSecretJWT is how the provider verifies a JWT client secret: header alg ES256 and
+// kid = KeyID, signature by PublicKey, iss = TeamID, sub = the client id, aud = the
+// provider's issuer, iat not in the future, exp in the future and at most MaxTTL after iat.
+type ClientSecretJWT struct {
+	TeamID    string
+	KeyID     string
+	PublicKey *ecdsa.PublicKey
+	// MaxTTL defaults to Apple's 15,777,000 s.
+	MaxTTL time.Duration
 }
 
 type grant struct {
@@ -67,13 +106,31 @@ type Provider struct {
 	user          User
 	tamper        Tamper
 	codes         map[string]grant
+	consented     map[string]bool // subjects that authorized once (Apple's "user" field comes once)
+	secretsSeen   map[string]bool // distinct JWT client secrets accepted
 	tokenRequests int
 }
 
 // Start generates a signing key and serves the provider on a loopback port.
 func Start(cfg Config) (*Provider, error) {
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("oidctest: client id and secret are required")
+	if cfg.ClientID == "" || (cfg.ClientSecret == "" && cfg.ClientSecretJWT == nil) {
+		return nil, errors.New("oidctest: client id and secret (or client secret JWT key) are required")
+	}
+	if j := cfg.ClientSecretJWT; j != nil {
+		if j.TeamID == "" || j.KeyID == "" || j.PublicKey == nil {
+			return nil, errors.New("oidctest: client secret JWT needs team id, key id and public key")
+		}
+		if j.MaxTTL == 0 {
+			j.MaxTTL = 15777000 * time.Second
+		}
+	}
+	if len(cfg.TokenAuthMethods) == 0 {
+		cfg.TokenAuthMethods = []string{AuthBasic, AuthPost}
+	}
+	for _, m := range cfg.TokenAuthMethods {
+		if m != AuthBasic && m != AuthPost {
+			return nil, fmt.Errorf("oidctest: token auth method %q: want %s or %s", m, AuthBasic, AuthPost)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -87,6 +144,7 @@ func Start(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidctest: key: %w", err)
 	}
 	p := &Provider{cfg: cfg, key: key, foreign: foreign, kid: randomString(8), codes: map[string]grant{},
+		consented: map[string]bool{}, secretsSeen: map[string]bool{},
 		user: User{Subject: "user-1", Email: "user@example.com", EmailVerified: true, GivenName: "Test", FamilyName: "User"}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
@@ -115,6 +173,14 @@ func (p *Provider) SetTamper(t Tamper) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tamper = t
+}
+
+// ClientSecretsSeen counts the distinct JWT client secrets /token accepted (a relying party
+// that caches its secret presents one for many exchanges).
+func (p *Provider) ClientSecretsSeen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.secretsSeen)
 }
 
 // TokenRequests counts successful code exchanges.
@@ -151,9 +217,17 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
 		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported": p.cfg.TokenAuthMethods,
+		"response_modes_supported":              p.responseModes(),
 		"scopes_supported":                      []string{"openid", "email", "profile"},
 	})
+}
+
+func (p *Provider) responseModes() []string {
+	if p.cfg.RequireFormPost {
+		return []string{"form_post"}
+	}
+	return []string{"query", "form_post"}
 }
 
 func coord(b []byte) string {
@@ -191,12 +265,34 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
 		return
 	}
-	fail := func(code string) {
-		v := ru.Query()
-		v.Set("error", code)
-		v.Set("state", q.Get("state"))
-		ru.RawQuery = v.Encode()
+	mode := q.Get("response_mode")
+	if mode == "" {
+		mode = "query"
+	}
+	// respond returns the authorization response the way the response mode says.
+	respond := func(v url.Values) {
+		if mode == "form_post" {
+			formPost(w, redirect, v)
+			return
+		}
+		rq := ru.Query()
+		for k, vv := range v {
+			rq[k] = vv
+		}
+		ru.RawQuery = rq.Encode()
 		http.Redirect(w, r, ru.String(), http.StatusFound)
+	}
+	fail := func(code string) {
+		respond(url.Values{"error": {code}, "state": {q.Get("state")}})
+	}
+	switch {
+	case mode != "query" && mode != "form_post":
+		mode = "query"
+		fail("invalid_request")
+		return
+	case p.cfg.RequireFormPost && mode != "form_post":
+		fail("invalid_request")
+		return
 	}
 	if q.Get("response_type") != "code" {
 		fail("unsupported_response_type")
@@ -208,14 +304,29 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	code := randomString(24)
+	user := p.user
 	p.codes[code] = grant{clientID: q.Get("client_id"), redirectURI: redirect, challenge: q.Get("code_challenge"),
-		nonce: q.Get("nonce"), user: p.user, expires: p.cfg.Now().Add(time.Minute)}
+		nonce: q.Get("nonce"), user: user, expires: p.cfg.Now().Add(time.Minute)}
+	first := !p.consented[user.Subject]
+	p.consented[user.Subject] = true
 	p.mu.Unlock()
-	v := ru.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	ru.RawQuery = v.Encode()
-	http.Redirect(w, r, ru.String(), http.StatusFound)
+	v := url.Values{"code": {code}, "state": {q.Get("state")}}
+	if mode == "form_post" && p.cfg.NamesInFormPost && first {
+		type name struct {
+			FirstName string `json:"firstName,omitempty"`
+			LastName  string `json:"lastName,omitempty"`
+		}
+		u, err := json.Marshal(struct {
+			Name  name   `json:"name"`
+			Email string `json:"email,omitempty"`
+		}{name{user.GivenName, user.FamilyName}, user.Email})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		v.Set("user", string(u))
+	}
+	respond(v)
 }
 
 func tokenError(w http.ResponseWriter, status int, code string) {
@@ -228,14 +339,16 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret, basic := r.BasicAuth()
+	method := AuthPost
 	if basic {
+		method = AuthBasic
 		// RFC 6749 §2.3.1: Basic credentials are form-urlencoded first.
 		id, _ = url.QueryUnescape(id)
 		secret, _ = url.QueryUnescape(secret)
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	if id != p.cfg.ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(p.cfg.ClientSecret)) != 1 {
+	if !slices.Contains(p.cfg.TokenAuthMethods, method) || id != p.cfg.ClientID || !p.clientSecretOK(id, secret) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
@@ -272,6 +385,89 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// clientSecretOK checks the static secret, or the JWT client secret when configured.
+func (p *Provider) clientSecretOK(clientID, secret string) bool {
+	j := p.cfg.ClientSecretJWT
+	if j == nil {
+		return subtle.ConstantTimeCompare([]byte(secret), []byte(p.cfg.ClientSecret)) == 1
+	}
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(secret, &claims, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid != j.KeyID {
+			return nil, errors.New("unknown kid")
+		}
+		return j.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(j.TeamID), jwt.WithSubject(clientID),
+		jwt.WithAudience(p.srv.URL), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(p.cfg.Now))
+	if err != nil || claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > j.MaxTTL {
+		return false
+	}
+	p.mu.Lock()
+	p.secretsSeen[secret] = true
+	p.mu.Unlock()
+	return true
+}
+
+// formPostPage is the auto-submitting page of response_mode=form_post (OAuth 2.0 Form Post
+// Response Mode §2): the browser POSTs the fields to the redirect URI on load.
+var formPostPage = template.Must(template.New("form_post").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Submit this form</title></head>
+<body onload="javascript:document.forms[0].submit()">
+<form method="post" action="{{.Action}}">
+{{range $k, $vs := .Fields}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}"/>
+{{end}}{{end}}<noscript><button type="submit">Continue</button></noscript>
+</form></body></html>
+`))
+
+func formPost(w http.ResponseWriter, action string, fields url.Values) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := formPostPage.Execute(w, struct {
+		Action string
+		Fields url.Values
+	}{action, fields}); err != nil {
+		return // the client went away; nothing else to do in a test server
+	}
+}
+
+// ReadFormPost parses a form_post page as a browser would: the first form's action and
+// its input fields. It fails when there is no form or the form does not POST.
+func ReadFormPost(page io.Reader) (action string, fields url.Values, err error) {
+	doc, err := html.Parse(page)
+	if err != nil {
+		return "", nil, fmt.Errorf("oidctest: form_post page: %w", err)
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.DataAtom == atom.Form {
+			form = n
+			break
+		}
+	}
+	if form == nil {
+		return "", nil, errors.New("oidctest: form_post page: no form")
+	}
+	if !strings.EqualFold(attr(form, "method"), "post") {
+		return "", nil, fmt.Errorf("oidctest: form_post page: form method %q", attr(form, "method"))
+	}
+	fields = url.Values{}
+	for n := range form.Descendants() {
+		if n.Type == html.ElementNode && n.DataAtom == atom.Input && attr(n, "name") != "" {
+			fields.Add(attr(n, "name"), attr(n, "value"))
+		}
+	}
+	return attr(form, "action"), fields, nil
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
 func (p *Provider) idToken(g grant, t Tamper, now time.Time) (string, error) {
 	ttl := 5 * time.Minute
 	if t.ExpiresIn != 0 {
@@ -284,7 +480,12 @@ func (p *Provider) idToken(g grant, t Tamper, now time.Time) (string, error) {
 	claims := jwt.MapClaims{
 		"iss": p.srv.URL, "aud": aud, "iat": now.Add(-time.Second).Unix(), "exp": now.Add(ttl).Unix(),
 		"email": g.user.Email, "email_verified": g.user.EmailVerified,
-		"given_name": g.user.GivenName, "family_name": g.user.FamilyName,
+	}
+	if p.cfg.EmailVerifiedAsString {
+		claims["email_verified"] = strconv.FormatBool(g.user.EmailVerified)
+	}
+	if !p.cfg.NamesInFormPost {
+		claims["given_name"], claims["family_name"] = g.user.GivenName, g.user.FamilyName
 	}
 	if !t.OmitSubject {
 		claims["sub"] = g.user.Subject
