@@ -1,14 +1,16 @@
 // Package riderapi owns the rider-facing HTTP API under /v1/ (huma v2, OpenAPI 3.1 served at
 // /v1/openapi.json): sign-up, password login, token refresh, logout, OpenID Connect login
-// (/v1/auth/oidc/{provider}/start and /callback) and the rider's own account (/v1/me: GET,
-// PATCH, DELETE; POST /v1/me/password).
+// (/v1/auth/oidc/{provider}/start, then /callback: GET for providers answering by redirect,
+// POST with a form for response_mode form_post ones such as Sign in with Apple — see
+// oidcform.go) and the rider's own account (/v1/me: GET, PATCH, DELETE; POST /v1/me/password).
 //
 // Errors are RFC 9457 problem+json (Problem) with a stable machine code in `code` and in the
 // `type` URI (urn:fleetedge:problem:<code>): email_taken, invalid_credentials, locked,
 // rate_limited, weak_password, invalid_request, token_invalid, token_reused, unauthorized,
 // account_suspended, oidc_state_invalid, oidc_failed, oidc_denied, oidc_email_unverified,
-// unknown_provider, provider_unavailable, not_found, internal. Domain errors become problems in
-// one place (problemFor); huma's own errors (schema validation 422, body too large, …) are
+// oidc_response_mode (405: the callback came by the other method), unknown_provider,
+// provider_unavailable, not_found, internal. Domain errors become problems in one place
+// (problemFor); huma's own errors (schema validation 422, body too large, …) are
 // rewritten by a response transformer into the same shape. 429 responses carry Retry-After.
 //
 // Authentication: operations that declare Security BearerSecurity go through BearerAuth, which

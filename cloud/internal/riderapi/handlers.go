@@ -155,8 +155,9 @@ func (a *API) register() {
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "oidc-callback", Method: http.MethodGet, Path: "/v1/auth/oidc/{provider}/callback", Tags: []string{"auth"},
 		Summary: "Identity provider redirect target: finishes the login and returns tokens",
-		Errors:  []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests, http.StatusBadGateway},
+		Errors:  []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusTooManyRequests, http.StatusBadGateway},
 	}, observed(a, "oidc_callback", a.oidcCallback))
+	a.registerOIDCFormPost()
 	huma.Register(a.huma, huma.Operation{
 		OperationID: "me-get", Method: http.MethodGet, Path: "/v1/me", Tags: []string{"me"},
 		Summary: "The logged-in rider's profile", Security: BearerSecurity,
@@ -270,18 +271,7 @@ func (a *API) oidcCallback(ctx context.Context, in *oidcCallbackInput) (*oidcCal
 	if a.cfg.OIDC == nil {
 		return nil, a.problemFor(ctx, "oidc_callback", rideroidc.ErrUnknownProvider)
 	}
-	id, err := a.cfg.OIDC.Finish(ctx, in.Provider, rideroidc.Callback{Cookie: in.Cookie, State: in.State, Code: in.Code, Error: in.Error})
-	if err != nil {
-		return nil, a.problemFor(ctx, "oidc_callback", err)
-	}
-	r, t, created, err := a.cfg.Accounts.LoginWithIdentity(ctx, id, a.account(ctx))
-	if err != nil {
-		return nil, a.problemFor(ctx, "oidc_callback", err)
-	}
-	out := &oidcCallbackOutput{SetCookie: *a.cfg.OIDC.ClearCookie(), CacheControl: "no-store"}
-	out.Body.TokenBody = a.tokenBody(t, &r)
-	out.Body.Created = created
-	return out, nil
+	return a.finishOIDC(ctx, in.Provider, rideroidc.Callback{Cookie: in.Cookie, State: in.State, Code: in.Code, Error: in.Error})
 }
 
 func (a *API) meGet(ctx context.Context, _ *struct{}) (*meOutput, error) {

@@ -29,6 +29,7 @@ const (
 	CodeOIDCFailed          = "oidc_failed"
 	CodeOIDCDenied          = "oidc_denied"
 	CodeOIDCEmailUnverified = "oidc_email_unverified"
+	CodeOIDCResponseMode    = "oidc_response_mode"
 	CodeIdentityConflict    = "identity_conflict"
 	CodeUnknownProvider     = "unknown_provider"
 	CodeProviderUnavailable = "provider_unavailable"
