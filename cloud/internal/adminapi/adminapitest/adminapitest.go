@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/admin"
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
+	"github.com/fleetedge/fleetedge/cloud/internal/apitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/audit"
 	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
@@ -108,77 +109,19 @@ func New(t testing.TB) *Env {
 }
 
 // Response is an HTTP response read fully.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the body into v (failing the test on error).
-func (r Response) JSON(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// Code is the problem code of an error response ("" when the body is not a problem).
-func (r Response) Code() string {
-	var p struct{ Code string }
-	if json.Unmarshal(r.Body, &p) != nil {
-		return ""
-	}
-	return p.Code
-}
+type Response = apitest.Response
 
 // Do sends a request (body marshalled as JSON unless it is a string or []byte) with token as
 // the bearer session ("" for none).
 func (e *Env) Do(method, path, token string, body any) Response {
 	e.T.Helper()
-	return e.DoHeaders(method, path, token, body, nil)
+	return apitest.Do(e.T, e.URL, method, path, token, body, map[string]string{"User-Agent": "adminapitest/1"})
 }
 
 // DoHeaders is Do with extra request headers (e.g. Idempotency-Key).
 func (e *Env) DoHeaders(method, path, token string, body any, headers map[string]string) Response {
 	e.T.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(e.T.Context(), method, e.URL+path, rd)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("User-Agent", "adminapitest/1")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	defer resp.Body.Close() //nolint:errcheck // read fully below
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return apitest.Do(e.T, e.URL, method, path, token, body, headers)
 }
 
 // Login logs in with a password (no TOTP) and returns the session token.

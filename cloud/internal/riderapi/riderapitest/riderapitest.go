@@ -5,19 +5,18 @@ package riderapitest
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
 	"github.com/fleetedge/fleetedge/cloud/internal/accountpg"
+	"github.com/fleetedge/fleetedge/cloud/internal/apitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/authtoken"
 	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
@@ -114,68 +113,11 @@ func (e *Env) SignUp(email string) Rider {
 }
 
 // Response is an HTTP response read fully.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the body into v (failing the test on error).
-func (r Response) JSON(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// Code is the problem code of an error response ("" when the body is not a problem).
-func (r Response) Code() string {
-	var p struct{ Code string }
-	if json.Unmarshal(r.Body, &p) != nil {
-		return ""
-	}
-	return p.Code
-}
+type Response = apitest.Response
 
 // Do sends a request (body marshalled as JSON unless it is a string or []byte) with token as
 // the bearer access token ("" for none) and extra headers (e.g. Idempotency-Key).
 func (e *Env) Do(method, path, token string, body any, headers map[string]string) Response {
 	e.T.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(e.T.Context(), method, e.URL+path, rd)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	defer resp.Body.Close() //nolint:errcheck // read fully below
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return apitest.Do(e.T, e.URL, method, path, token, body, headers)
 }
