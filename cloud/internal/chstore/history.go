@@ -18,13 +18,7 @@ const MaxRecentTelemetry = 10_000
 // most limit (1 to MaxRecentTelemetry) of them. Rows are wide: a record carries the groups
 // it was sent with and the vehicle's latest known value of the others (see ingest).
 func (s *Store) RecentTelemetry(ctx context.Context, city, vehicle string, w Window, limit int) ([]TelemetryRow, error) {
-	if err := checkIdent("city", city); err != nil {
-		return nil, err
-	}
-	if err := checkIdent("vehicle", vehicle); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
+	if err := checkVehicleWindow(city, vehicle, w); err != nil {
 		return nil, err
 	}
 	if limit < 1 || limit > MaxRecentTelemetry {
@@ -57,13 +51,7 @@ func (s *Store) RecentTelemetry(ctx context.Context, city, vehicle string, w Win
 // one) left out, and a record repeating the previous position (a wide row of a record that
 // carried only other groups) folded into the first. At most 100,000 records are read.
 func (s *Store) RouteFixes(ctx context.Context, city, vehicle string, w Window) ([]RoutePoint, error) {
-	if err := checkIdent("city", city); err != nil {
-		return nil, err
-	}
-	if err := checkIdent("vehicle", vehicle); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
+	if err := checkVehicleWindow(city, vehicle, w); err != nil {
 		return nil, err
 	}
 	q := `SELECT time, ms, lat, lon, speed_kmh FROM telemetry

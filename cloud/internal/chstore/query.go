@@ -125,13 +125,7 @@ const maxRoutePoints = 100_000
 // Route returns the fixes of one vehicle in w ordered by time, each record once (LIMIT 1 BY
 // gateway, seq), at most 100,000 points.
 func (s *Store) Route(ctx context.Context, city, vehicle string, w Window) ([]RoutePoint, error) {
-	if err := checkIdent("city", city); err != nil {
-		return nil, err
-	}
-	if err := checkIdent("vehicle", vehicle); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
+	if err := checkVehicleWindow(city, vehicle, w); err != nil {
 		return nil, err
 	}
 	q := `SELECT time, ms, lat, lon, speed_kmh FROM telemetry
@@ -212,13 +206,7 @@ const maxVehicleRecords = 10_000
 // VehicleEvents returns the events of one vehicle in w ordered by time, each once, at most
 // 10,000.
 func (s *Store) VehicleEvents(ctx context.Context, city, vehicle string, w Window) ([]EventRow, error) {
-	if err := checkIdent("city", city); err != nil {
-		return nil, err
-	}
-	if err := checkIdent("vehicle", vehicle); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
+	if err := checkVehicleWindow(city, vehicle, w); err != nil {
 		return nil, err
 	}
 	q := `SELECT city, gateway, seq, vehicle, time, ms, kind, code, details FROM events
@@ -242,13 +230,7 @@ func (s *Store) VehicleEvents(ctx context.Context, city, vehicle string, w Windo
 // VehicleCommands returns the command log of one vehicle in w ordered by time, each once, at
 // most 10,000.
 func (s *Store) VehicleCommands(ctx context.Context, city, vehicle string, w Window) ([]CommandRow, error) {
-	if err := checkIdent("city", city); err != nil {
-		return nil, err
-	}
-	if err := checkIdent("vehicle", vehicle); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
+	if err := checkVehicleWindow(city, vehicle, w); err != nil {
 		return nil, err
 	}
 	q := `SELECT city, gateway, seq, vehicle, time, ms, command, fields, outcome, reply_code,
@@ -357,4 +339,15 @@ func collect[T any](ctx context.Context, conn driver.Conn, op, q string, args []
 		return nil, fmt.Errorf("chstore: %s: %w", op, err)
 	}
 	return out, nil
+}
+
+// checkVehicleWindow validates the arguments of the one-vehicle queries.
+func checkVehicleWindow(city, vehicle string, w Window) error {
+	if err := checkIdent("city", city); err != nil {
+		return err
+	}
+	if err := checkIdent("vehicle", vehicle); err != nil {
+		return err
+	}
+	return w.check()
 }
