@@ -92,6 +92,38 @@ type OIDCProvider struct {
 	ClientSecret Key      `json:"client_secret"`
 	RedirectURL  string   `json:"redirect_url"`
 	Scopes       []string `json:"scopes,omitempty"`
+	// ResponseMode is "query" (default: the provider redirects to GET …/callback) or
+	// "form_post" (it POSTs a form to …/callback; Sign in with Apple).
+	ResponseMode string `json:"response_mode,omitempty"`
+	// ClientSecretJWT replaces client_secret by a short-lived ES256 JWT (Sign in with Apple).
+	ClientSecretJWT *OIDCClientSecretJWT `json:"client_secret_jwt,omitempty"`
+}
+
+// OIDCClientSecretJWT is Sign in with Apple's client secret: a JWT signed with the key
+// downloaded from Apple (a .p8 file: PKCS#8 P-256), iss = TeamID, kid = KeyID, sub = the
+// provider's client_id (the Services ID), renewed every TTL (default 1h, ≤ 6 months).
+type OIDCClientSecretJWT struct {
+	TeamID         string   `json:"team_id"`
+	KeyID          string   `json:"key_id"`
+	PrivateKeyFile string   `json:"private_key_file"`
+	TTL            Duration `json:"ttl,omitempty"`
+}
+
+// providerConfig turns p into rideroidc's settings, reading the client-secret key file.
+func (p OIDCProvider) providerConfig() (rideroidc.ProviderConfig, error) {
+	pc := rideroidc.ProviderConfig{Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret.Reveal(),
+		RedirectURL: p.RedirectURL, Scopes: p.Scopes, ResponseMode: p.ResponseMode}
+	if j := p.ClientSecretJWT; j != nil {
+		if j.PrivateKeyFile == "" {
+			return pc, errors.New("client_secret_jwt.private_key_file is empty")
+		}
+		key, err := os.ReadFile(j.PrivateKeyFile)
+		if err != nil {
+			return pc, fmt.Errorf("client_secret_jwt.private_key_file: %w", err)
+		}
+		pc.ClientSecretJWT = &rideroidc.ClientSecretJWT{TeamID: j.TeamID, KeyID: j.KeyID, PrivateKeyPEM: key, TTL: j.TTL.D()}
+	}
+	return pc, pc.Validate()
 }
 
 func defaultRiders() RidersConfig {
@@ -122,6 +154,11 @@ func (c Config) validateRiders(bad func(setting, format string, args ...any)) {
 			bad("riders.oidc_state_key", "OIDC login needs a base64 state key of at least 32 bytes")
 		}
 	}
+	for i, p := range c.Riders.OIDCProviders {
+		if _, err := p.providerConfig(); err != nil {
+			bad(fmt.Sprintf("riders.oidc_providers[%d]", i), "%v", err)
+		}
+	}
 	for _, p := range c.Riders.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			bad("riders.trusted_proxies", "%q: %v", p, err)
@@ -143,9 +180,12 @@ func (c Config) riderSettings() (s riderapi.Settings, generated bool, err error)
 	}
 	s.AccessTTL, s.RefreshTTL = c.Riders.AccessTTL.D(), c.Riders.RefreshTTL.D()
 	s.InsecureCookie = c.Riders.InsecureCookie
-	for _, p := range c.Riders.OIDCProviders {
-		s.OIDCProviders = append(s.OIDCProviders, rideroidc.ProviderConfig{Name: p.Name, Issuer: p.Issuer,
-			ClientID: p.ClientID, ClientSecret: p.ClientSecret.Reveal(), RedirectURL: p.RedirectURL, Scopes: p.Scopes})
+	for i, p := range c.Riders.OIDCProviders {
+		pc, err := p.providerConfig()
+		if err != nil {
+			return s, false, fmt.Errorf("riders.oidc_providers[%d]: %w", i, err)
+		}
+		s.OIDCProviders = append(s.OIDCProviders, pc)
 	}
 	if len(s.OIDCProviders) > 0 {
 		if s.OIDCStateKey, err = base64.StdEncoding.DecodeString(c.Riders.OIDCStateKey.Reveal()); err != nil {
