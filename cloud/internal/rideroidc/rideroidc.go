@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
 	"golang.org/x/oauth2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Errors; check with errors.Is.
@@ -462,20 +463,13 @@ func (l *Login) Finish(ctx context.Context, providerName string, cb Callback) (a
 		return account.Identity{}, fmt.Errorf("%w: %s: subject missing or longer than 255", ErrIDToken, providerName)
 	}
 	id := account.Identity{Provider: providerName, Subject: idt.Subject, FirstName: cleanName(c.GivenName), LastName: cleanName(c.FamilyName)}
-	if cb.FormPost && cb.User != "" && len(cb.User) <= MaxUserJSON {
-		var u struct {
-			Name struct {
-				FirstName string `json:"firstName"`
-				LastName  string `json:"lastName"`
-			} `json:"name"`
+	if cb.FormPost {
+		first, last := UserNames(cb.User)
+		if id.FirstName == "" {
+			id.FirstName = first
 		}
-		if json.Unmarshal([]byte(cb.User), &u) == nil {
-			if id.FirstName == "" {
-				id.FirstName = cleanName(u.Name.FirstName)
-			}
-			if id.LastName == "" {
-				id.LastName = cleanName(u.Name.LastName)
-			}
+		if id.LastName == "" {
+			id.LastName = last
 		}
 	}
 	if len(c.Email) <= account.MaxEmailBytes {
@@ -487,6 +481,26 @@ func (l *Login) Finish(ctx context.Context, providerName string, cb Callback) (a
 	return id, nil
 }
 
+// UserNames reads the names of Sign in with Apple's form_post "user" field
+// ({"name":{"firstName":…,"lastName":…},…}), cleaned like ID-token names. Anything it cannot
+// read (empty, unparsable, larger than MaxUserJSON) gives "", "": the names are cosmetic and
+// a login must not fail over them.
+func UserNames(user string) (first, last string) {
+	if user == "" || len(user) > MaxUserJSON {
+		return "", ""
+	}
+	var u struct {
+		Name struct {
+			FirstName string `json:"firstName"`
+			LastName  string `json:"lastName"`
+		} `json:"name"`
+	}
+	if json.Unmarshal([]byte(user), &u) != nil {
+		return "", ""
+	}
+	return cleanName(u.Name.FirstName), cleanName(u.Name.LastName)
+}
+
 // cleanName makes a provider-supplied name acceptable to the account (valid UTF-8, no
 // control characters, trimmed, at most 100 characters): a provider's odd name must not fail
 // the login; "" lets the account use its default.
@@ -494,7 +508,7 @@ func cleanName(s string) string {
 	if len(s) > 4*account.MaxNameRunes+16 {
 		s = s[:4*account.MaxNameRunes+16]
 	}
-	s = strings.ToValidUTF8(s, "")
+	s = norm.NFC.String(strings.ToValidUTF8(s, "")) // as the account will: NFC may change the count
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1
