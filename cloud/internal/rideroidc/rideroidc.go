@@ -336,12 +336,9 @@ func (l *Login) cookie(value string, maxAge int, expires time.Time, formPost boo
 		HttpOnly: true, Secure: !l.cfg.InsecureCookie, SameSite: ss}
 }
 
-// ClearCookie deletes the state cookie of a query-mode login (set it on the callback's
-// response).
-func (l *Login) ClearCookie() *http.Cookie { return l.cookie("", -1, time.Unix(0, 0), false) }
-
-// ClearCookieFor deletes the state cookie with the attributes the provider's Start set
-// (SameSite=None for form_post: the response to a cross-site POST sets it).
+// ClearCookieFor deletes the state cookie (set it on the callback's response) with the
+// attributes the provider's Start set (SameSite=None for form_post: the response to a
+// cross-site POST sets it).
 func (l *Login) ClearCookieFor(providerName string) *http.Cookie {
 	p, ok := l.providers[providerName]
 	return l.cookie("", -1, time.Unix(0, 0), ok && p.cfg.formPost())
