@@ -34,6 +34,7 @@ const (
 	DefaultOnlineWindow       = 3 * time.Minute
 	DefaultNearbyRefresh      = time.Second
 	DefaultStaleStartingAfter = 2 * time.Minute
+	DefaultFixSettle          = 2 * time.Second
 	DefaultRangeKm            = 35
 	// MaxRadiusM bounds a nearby query's radius (metres).
 	MaxRadiusM = 5000
@@ -62,6 +63,10 @@ type Config struct {
 	// StaleStartingAfter: a reservation still 'starting' this long after its creation is
 	// cancelled by the sweeper (above UnlockTimeout plus the downlink's margin).
 	StaleStartingAfter time.Duration
+	// FixSettle bounds the wait, when a ride ends, for ClickHouse to hold every telemetry
+	// record the cloud has seen from the vehicle up to the end (the ingest writes a moment
+	// after it folds records into the live state). Default 2 s; negative: no wait.
+	FixSettle time.Duration
 	// ModelRangeKm is each vehicle model's full-charge range; DefaultRangeKm for others.
 	ModelRangeKm   map[string]float64
 	DefaultRangeKm float64
@@ -102,6 +107,7 @@ func (c *Config) defaults() error {
 	set(&c.OnlineWindow, DefaultOnlineWindow)
 	set(&c.NearbyRefresh, DefaultNearbyRefresh)
 	set(&c.StaleStartingAfter, DefaultStaleStartingAfter)
+	set(&c.FixSettle, DefaultFixSettle)
 	for _, d := range []time.Duration{c.UnlockTimeout, c.CommandTimeout, c.OnlineWindow, c.NearbyRefresh, c.StaleStartingAfter} {
 		if d < 0 || d > 10*time.Minute {
 			return fmt.Errorf("rides: duration %v outside 0-10m", d)

@@ -201,12 +201,46 @@ func (s *Service) fixes(ctx context.Context, r Ride, end time.Time) []chstore.Ro
 	if fs == nil {
 		return nil
 	}
-	pts, err := fs.Route(ctx, r.City, r.Vehicle, chstore.Window{From: r.StartedAt, To: end.Add(time.Second)})
+	w := chstore.Window{From: r.StartedAt, To: end.Add(time.Second)}
+	pts, err := fs.Route(ctx, r.City, r.Vehicle, w)
+	// The vehicle's last records before the end are in the live state a moment before they
+	// are in ClickHouse (the ingest writes after folding): wait for them, bounded.
+	deadline := time.Now().Add(s.cfg.FixSettle)
+	for err == nil && !s.fixesCaughtUp(r, end, pts) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			continue
+		case <-time.After(100 * time.Millisecond):
+		}
+		pts, err = fs.Route(ctx, r.City, r.Vehicle, w)
+	}
 	if err != nil {
 		s.log.Warn("ride fixes unavailable: route from start and end only", "ride", r.ID, "err", err)
 		return nil
 	}
 	return pts
+}
+
+// fixesCaughtUp reports whether pts (the ride's telemetry in ClickHouse, by time) reach the
+// newest telemetry record the live state has seen from the vehicle up to end.
+func (s *Service) fixesCaughtUp(r Ride, end time.Time, pts []chstore.RoutePoint) bool {
+	v, ok := s.cfg.Live.Get(linkCity(r.City), r.Vehicle)
+	if !ok {
+		return true
+	}
+	var newest time.Time
+	for _, t := range []time.Time{v.PositionAt, v.SpeedAt, v.BatteryAt, v.VoltageAt, v.SignalAt, v.StatusAt} {
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	if newest.IsZero() || newest.Before(r.StartedAt) || newest.After(end.Add(time.Second)) {
+		// Nothing of the ride seen, or the vehicle has reported well past the end (a late
+		// ride_ended event): the records up to the end were ingested long ago.
+		return true
+	}
+	return len(pts) > 0 && !pts[len(pts)-1].Time.Before(newest)
 }
 
 // computeFare rebuilds the route (start position, the fixes, end position) and prices it.
