@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetedge/fleetedge/cloud/internal/analytics"
 	"github.com/fleetedge/fleetedge/cloud/internal/chstore"
 	"github.com/fleetedge/fleetedge/cloud/internal/citycfg"
 	"github.com/fleetedge/fleetedge/cloud/internal/fare"
@@ -574,6 +576,18 @@ func TestRideE2E(t *testing.T) {
 	if veh.Vehicle.Status != "available" {
 		t.Fatalf("vehicle after the ride: %+v", veh.Vehicle)
 	}
+	// The admin analytics (ClickHouse, fed by the ride sync) count this ride with its fare.
+	q := url.Values{"city": {e2eCityCode}, "bucket": {"day"},
+		"from": {began.Add(-time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}
+	eventually(t, "the ride in the admin analytics", 40*time.Second, func() (bool, string) {
+		var stats analytics.RideStatsBody
+		api.must(200, "GET", "/admin/v1/analytics/rides?"+q.Encode(), adm, nil).JSON(t, &stats)
+		var rides, revenue int64
+		for _, b := range stats.Buckets {
+			rides, revenue = rides+b.Rides, revenue+b.RevenueMinor
+		}
+		return rides == 1 && revenue == total, fmt.Sprintf("%d rides, revenue %d (want 1, %d)", rides, revenue, total)
+	})
 	t.Logf("whole ride test (without the build) took %v", time.Since(began).Round(time.Millisecond))
 }
 

@@ -52,6 +52,8 @@ func (s *Service) End(ctx context.Context, riderID, rideID string, acceptFine bo
 			}
 		}
 	}
+	s.ending.Store(r.ID, struct{}{})
+	defer s.ending.Delete(r.ID)
 	if err := s.command(ctx, r, 3, "end", s.cfg.CommandTimeout); err != nil {
 		return Ride{}, err
 	}

@@ -85,6 +85,10 @@ func (s *Service) handleEvent(ctx context.Context, city link.CityID, gw link.Gat
 		if !r.Open() {
 			return nil // ended by the API (or a redelivery): already billed
 		}
+		if _, busy := s.ending.Load(r.ID); busy && e.Ride.EndedBy == "cloud" {
+			// The power-off this process sent: its end is charging the ride now.
+			return nil
+		}
 		if r.State == StateStarting {
 			// Ended before the cloud saw it start: it did start (the gateway tracked it).
 			if _, err := s.activate(ctx, r.ID, r.StartedAt); err != nil {

@@ -23,6 +23,10 @@ type Service struct {
 	zones zoneCache
 
 	locks keyedMutex // one API operation per ride at a time in this process
+	// ending holds the rides this process is ending (power-off sent, fare not yet charged):
+	// the gateway's ride_ended "cloud" event for them is left to that end, which prices the
+	// ride with its own reason.
+	ending sync.Map
 
 	bg  sync.WaitGroup // power-offs of aborted reservations
 	met *metrics

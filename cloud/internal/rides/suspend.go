@@ -127,6 +127,8 @@ func (s *Service) endForSuspension(ctx context.Context, rideID string) (Ride, er
 		return r, nil
 	}
 	lat, lon := s.position(r)
+	s.ending.Store(r.ID, struct{}{})
+	defer s.ending.Delete(r.ID)
 	cmdErr := s.command(ctx, r, 3, "end", s.cfg.CommandTimeout)
 	if cmdErr != nil {
 		s.log.Warn("suspension: vehicle did not confirm power-off; ride ended at its last known position and the vehicle flagged",
