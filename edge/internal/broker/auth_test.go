@@ -46,8 +46,27 @@ func startBroker(t *testing.T, creds Credentials) *Server {
 	if err := s.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() { closeBroker(s) })
 	return s
+}
+
+// closeBroker closes s once the clients the tests disconnected in their
+// cleanups (which run first) are gone: mochi v2.7.9's Close can deadlock with
+// a client being removed at that moment (Clients.GetByListener takes its read
+// lock twice; a Delete waiting in between blocks both).
+func closeBroker(s *Server) {
+	connected := func() bool {
+		for _, cl := range s.MQTT.Clients.GetAll() {
+			if !cl.Net.Inline {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(2 * time.Second); connected() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = s.Close()
 }
 
 func connect(t *testing.T, s *Server, id, user, pass string) (paho.Client, error) {

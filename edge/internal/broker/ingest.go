@@ -421,21 +421,21 @@ func (h *Ingest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 		if de := (*protocol.DecodeError)(nil); errors.As(err, &de) && de.Kind == protocol.ErrTopic && de.Field == "i" {
 			// "i" differs from the client's own vehicle topic: a spoof attempt.
 			h.spoof(cl, pk, "", now)
-			return pk, packets.CodeSuccessIgnore
+			return h.dropped(cl, pk)
 		}
 		h.decodeError(cl, pk, err)
-		return pk, packets.CodeSuccessIgnore
+		return h.dropped(cl, pk)
 	}
 	rep, ok := msg.(protocol.Report)
 	if !ok {
 		h.decodeError(cl, pk, &protocol.DecodeError{Kind: protocol.ErrDirection, Code: msg.Code(), Offset: -1,
 			Msg: "a scooter published a server→scooter command"})
-		return pk, packets.CodeSuccessIgnore
+		return h.dropped(cl, pk)
 	}
 	vehicle := rep.Vehicle()
 	if string(vehicle) != cl.ID {
 		h.spoof(cl, pk, vehicle, now)
-		return pk, packets.CodeSuccessIgnore
+		return h.dropped(cl, pk)
 	}
 
 	sess := h.current(cl)
@@ -607,6 +607,18 @@ func writeRaw(cl *mqtt.Client, b []byte) error {
 	}
 	_, err := cl.Net.Conn.Write(b)
 	return err
+}
+
+// dropped answers a publish the ingest refused to store: mochi still
+// acknowledges a QoS 1 one (or it would be resent forever), but only after
+// the session's pipelined reports before it (PUBACKs in PUBLISH order).
+func (h *Ingest) dropped(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if s := h.current(cl); s != nil && pk.FixedHeader.Qos > 0 {
+		if err := s.await(h.ctx, func(p int) bool { return p == 0 }, nil); err != nil {
+			return pk, packets.ErrRejectPacket
+		}
+	}
+	return pk, packets.CodeSuccessIgnore
 }
 
 func (h *Ingest) counterFor(c protocol.Code) prometheus.Counter {
