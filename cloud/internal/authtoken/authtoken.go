@@ -195,10 +195,13 @@ func (i *Issuer) Issue(subject string) (token string, expiresAt time.Time, err e
 	return s, exp, nil
 }
 
+// maxTokenLen bounds the tokens Verify parses.
+const maxTokenLen = 4096
+
 // Verify checks token and returns its claims. Every failure wraps ErrInvalidToken (and
 // ErrExpired for an expired token); the message never contains the token.
 func (i *Issuer) Verify(token string) (Claims, error) {
-	if len(token) > 4096 {
+	if len(token) > maxTokenLen {
 		return Claims{}, fmt.Errorf("%w: too long", ErrInvalidToken)
 	}
 	var kid string

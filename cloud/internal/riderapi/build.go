@@ -94,6 +94,9 @@ func Build(s Settings, pool *pgxpool.Pool, keyring *fieldcrypt.Keyring, reg prom
 	log.Info("rider API configured", "jwt_keys", keys, "access_ttl", issuer.AccessTTL(), "refresh_ttl", s.RefreshTTL,
 		"argon2_memory_kib", s.Argon2.MemoryKiB, "argon2_time", s.Argon2.Time, "argon2_threads", s.Argon2.Threads,
 		"oidc_providers", len(s.OIDCProviders))
-	return New(Config{Accounts: svc, Tokens: issuer, OIDC: login, Guard: s.Guard, TrustedProxies: s.TrustedProxies,
+	// Verified access tokens are remembered until they expire (a polling app pays the Ed25519
+	// check once per token); 100,000 entries ≈ 10 MB.
+	tokens := authtoken.NewVerifyCache(issuer, 100_000, now)
+	return New(Config{Accounts: svc, Tokens: tokens, OIDC: login, Guard: s.Guard, TrustedProxies: s.TrustedProxies,
 		Metrics: reg, Now: now, Log: log.With("component", "riderapi")})
 }

@@ -77,7 +77,7 @@ func NewOn(t testing.TB, db *pgtest.DB) *Env {
 	loose := loginguard.Rate{PerMinute: 100_000, Burst: 100_000}
 	guard := loginguard.DefaultPolicy()
 	guard.LoginPerIP, guard.SignupPerIP, guard.RefreshPerIP, guard.LoginPerAccount = loose, loose, loose, loose
-	api, err := riderapi.New(riderapi.Config{Accounts: svc, Tokens: iss, Guard: guard, Log: log})
+	api, err := riderapi.New(riderapi.Config{Accounts: svc, Tokens: authtoken.NewVerifyCache(iss, 10_000, nil), Guard: guard, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
