@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -128,8 +129,9 @@ const DefaultPipeline = 64
 // QoS 1 reports without events are pipelined: the hook queues the record and
 // returns at once (telling mochi not to answer), so the connection reads its
 // next publish while the record waits for a group commit; the committer's
-// completion queues the PUBACK and a short-lived per-session writer writes
-// every due PUBACK of that session in one write, in PUBLISH order. At most
+// completion queues the PUBACK and one of GOMAXPROCS PUBACK writers writes
+// every due PUBACK of that session in one write, in PUBLISH order (a write
+// blocked for 2 s stops that session). At most
 // IngestOptions.Pipeline reports of a session wait at once, then the hook
 // blocks (TCP backpressure). A report with events, and any report when the
 // session is unknown, takes the waiting path: events durable, then the report
@@ -137,7 +139,8 @@ const DefaultPipeline = 64
 // A failed store stops the session: neither that report nor any later one is
 // acknowledged. (PUBACKs written this way bypass mochi's sent-packet counters
 // and OnPacketSent.) Measured with the edge-bench flood (200 connections × 32
-// in flight): durable ingest 16–19k/s → 123k/s, gateway CPU per report ÷5.
+// in flight): durable ingest 50k/s → 279k/s on a quiet machine, gateway CPU
+// per report ÷3.7. A scooter reporting every 5 s gains nothing from it.
 //
 // It also turns session start/end into fleet online/offline and state_changed
 // events, and tells Presence (the command queue) when a vehicle listens on its
@@ -146,11 +149,11 @@ const DefaultPipeline = 64
 // through untouched.
 //
 // Concurrency: OnPublish runs on each client's own goroutine; everything it
-// touches is safe for concurrent use. PUBACK writers are goroutines started
-// by the outbox completion of a session's first due PUBACK; each exits when
-// its session has none left. Close cancels the context of blocked Appends
-// and of reports waiting for pipeline room (their publishes are then not
-// acknowledged).
+// touches is safe for concurrent use. The PUBACK writers are owned by the
+// Ingest (started by NewIngest, stopped by Close); the outbox committer only
+// queues sessions for them. Close cancels the context of blocked Appends and
+// of reports waiting for pipeline room (their publishes are then not
+// acknowledged) and stops the writers.
 type Ingest struct {
 	mqtt.HookBase
 	store    Store
@@ -166,6 +169,9 @@ type Ingest struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	pipeline int // max pipelined QoS 1 reports per session; 0: off
+
+	acks    ackQueue       // sessions with due PUBACKs
+	workers sync.WaitGroup // the ack writers
 
 	// sessions maps a client id to its current *session, so the end of a
 	// session taken over by a reconnect does not mark the vehicle offline.
@@ -240,6 +246,14 @@ func NewIngest(opts IngestOptions) (*Ingest, error) {
 	if err := h.initMetrics(opts.Registerer); err != nil {
 		cancel()
 		return nil, err
+	}
+	h.acks.wake = make(chan struct{}, 1)
+	if h.pipeline > 0 {
+		n := runtime.GOMAXPROCS(0)
+		h.workers.Add(n)
+		for range n {
+			go h.runAckWriter()
+		}
 	}
 	return h, nil
 }
@@ -336,7 +350,7 @@ type session struct {
 	pending int      // reports queued for the disk whose PUBACK is not written yet
 	acks    []uint16 // durable reports' packet ids whose PUBACK is due, in order
 	spare   []uint16 // the other buffer of acks, reused by the ack writer
-	writing bool     // an ack writer goroutine is running for this session
+	queued  bool     // s is in the ingest's ack queue or being written by an ack writer
 	failed  bool     // a report could not be stored or a PUBACK not written: no more PUBACKs
 }
 
@@ -402,10 +416,11 @@ func (h *Ingest) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	}
 }
 
-// Close cancels Appends still waiting for the disk. Call it after the broker
-// has stopped and before closing the outbox.
+// Close cancels Appends still waiting for the disk and stops the PUBACK
+// writers. Call it after the broker has stopped and before closing the outbox.
 func (h *Ingest) Close() error {
 	h.cancel()
+	h.workers.Wait()
 	return nil
 }
 
@@ -550,29 +565,85 @@ func (h *Ingest) durable(s *session, id uint16, code protocol.Code, start time.T
 		return
 	}
 	s.acks = append(s.acks, id)
-	spawn := !s.writing
-	s.writing = true
+	enqueue := !s.queued
+	s.queued = true
 	s.mu.Unlock()
-	if spawn {
-		go h.writeAcks(s)
+	if enqueue {
+		h.acks.push(s)
 	}
 }
 
-// writeAcks writes the due PUBACKs of s, all that are due in one write, until
-// none is left. One runs per session at a time (s.writing), so a scooter that
-// stops reading blocks only its own acknowledgements.
-func (h *Ingest) writeAcks(s *session) {
+// ackQueue is the FIFO of sessions with due PUBACKs, served by the ack
+// writers; mu guards it (a leaf lock).
+type ackQueue struct {
+	mu    sync.Mutex
+	items []*session
+	wake  chan struct{} // capacity 1
+}
+
+func (q *ackQueue) push(s *session) {
+	q.mu.Lock()
+	q.items = append(q.items, s)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *ackQueue) pop() *session {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return nil
+	}
+	s := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	if len(q.items) > 0 {
+		select { // more work: let another writer in
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return s
+}
+
+// runAckWriter writes due PUBACKs until Close. A session is served by one
+// writer at a time (session.queued), so its PUBACKs stay in order.
+func (h *Ingest) runAckWriter() {
+	defer h.workers.Done()
 	var buf []byte
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.acks.wake:
+		}
+		for s := h.acks.pop(); s != nil; s = h.acks.pop() {
+			buf = h.writeAcks(s, buf)
+		}
+	}
+}
+
+// ackWriteTimeout bounds one PUBACK write: it blocks only when the scooter
+// has stopped reading (its socket buffer is full); that session is then
+// stopped rather than holding up the others' PUBACKs.
+const ackWriteTimeout = 2 * time.Second
+
+// writeAcks writes the due PUBACKs of s, all that are due in one write, until
+// none is left.
+func (h *Ingest) writeAcks(s *session, buf []byte) []byte {
 	for {
 		s.mu.Lock()
 		ids := s.acks
 		if len(ids) == 0 || s.failed {
 			s.pending -= len(ids)
 			s.acks = ids[:0]
-			s.writing = false
+			s.queued = false
 			s.mu.Unlock()
 			s.wake()
-			return
+			return buf
 		}
 		s.acks, s.spare = s.spare[:0], nil
 		s.mu.Unlock()
@@ -582,7 +653,7 @@ func (h *Ingest) writeAcks(s *session) {
 			// with reason Success and no properties (which may be omitted).
 			buf = append(buf, packets.Puback<<4, 2, byte(id>>8), byte(id))
 		}
-		err := writeRaw(s.cl, buf)
+		err := writeRaw(s.cl, buf, h.clock.Now().Add(ackWriteTimeout))
 		s.mu.Lock()
 		s.pending -= len(ids)
 		s.spare = ids[:0]
@@ -598,15 +669,20 @@ func (h *Ingest) writeAcks(s *session) {
 }
 
 // writeRaw writes whole encoded packets to cl's connection under the client's
-// lock, as mochi's WritePacket does, so packets never interleave.
-func writeRaw(cl *mqtt.Client, b []byte) error {
+// lock, as mochi's WritePacket does, so packets never interleave. The write
+// deadline is cleared again before the lock is released: mochi's own writes
+// (under the same lock) never see it.
+func writeRaw(cl *mqtt.Client, b []byte, deadline time.Time) error {
 	cl.Lock()
 	defer cl.Unlock()
 	if cl.Closed() || cl.Net.Conn == nil {
 		return mqtt.ErrConnectionClosed
 	}
+	if err := cl.Net.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
 	_, err := cl.Net.Conn.Write(b)
-	return err
+	return errors.Join(err, cl.Net.Conn.SetWriteDeadline(time.Time{}))
 }
 
 // dropped answers a publish the ingest refused to store: mochi still
