@@ -410,7 +410,7 @@ func (f *fwScooter) respond(s *scooter, c protocol.Command) {
 			if f.failures[c.Serial] > 5 {
 				f.reboot, f.reboots = -1, f.reboots+1
 				f.data = nil // the module forgets the upgrade
-				go func() { // the module reboots (which takes a moment: the broker has let the
+				go func() {  // the module reboots (which takes a moment: the broker has let the
 					// old connection go before the new one arrives, no session takeover)
 					s.disconnect()
 					time.Sleep(50 * time.Millisecond)
