@@ -410,8 +410,9 @@ func (f *fwScooter) respond(s *scooter, c protocol.Command) {
 			if f.failures[c.Serial] > 5 {
 				f.reboot, f.reboots = -1, f.reboots+1
 				f.data = nil // the module forgets the upgrade
-				go func() {  // the module reboots (which takes a moment: the broker has let the
-					// old connection go before the new one arrives, no session takeover)
+				// The module reboots, which takes a moment: the broker has let the old
+				// connection go before the new one arrives (no session takeover).
+				go func() {
 					s.disconnect()
 					time.Sleep(50 * time.Millisecond)
 					if err := s.dial(); err != nil {
