@@ -10,13 +10,18 @@
 //
 // Roles: every role serves /healthz, /readyz and /metrics and connects to PostgreSQL and
 // ClickHouse (applying migrations when enabled). Roles ingest and all also run NATS (embedded,
-// or the stream on an external cluster). The APIs (role api/all) and the ingest consumer
-// (role ingest/all) plug in at the places marked "later issues" in app.go.
+// or the stream on an external cluster) and the FLEET_UP ingest; role api connects to an
+// external NATS when its URL is set (commands and configuration to the gateways, and an ordered
+// consumer of FLEET_UP for the live state). Roles api and all serve the rider API (/v1/) and the
+// admin API (/admin/v1/). Every role builds the API areas (areas.go: rides, payments, city
+// configuration, technicians, fleet operations, analytics), so role ingest runs their event
+// hooks and background tasks where the events arrive.
 //
 // Shutdown order (each step bounded by shutdown_timeout overall):
 //  1. /readyz turns 503 "stopping"; wait drain_delay so load balancers stop routing here.
 //  2. HTTP server: stop accepting, finish in-flight requests (APIs still have their databases).
-//  3. Ingest consumer (later issue): stop fetching, finish and ack the current batch.
+//  3. The areas' background tasks, then the ingest consumer (or the live-state follower): stop
+//     fetching, finish and ack the current batch.
 //  4. NATS: drain the connection, shut the embedded server down (flushes its store).
 //  5. ClickHouse pool, then PostgreSQL pool.
 package cloudsvc
