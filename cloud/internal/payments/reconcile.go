@@ -85,6 +85,11 @@ func (s *Service) reconcileOne(ctx context.Context, p Payment) (bool, error) {
 		if err != nil {
 			return err
 		}
+		if locked.Status != StatusPending {
+			// The provider's webhook for this very charge got here first: settled all the same.
+			changed = true
+			return nil
+		}
 		if p.Purpose == PurposeRefund {
 			_, changed, err = s.applyRefundResult(ctx, tx, locked, res)
 		} else {
@@ -92,7 +97,7 @@ func (s *Service) reconcileOne(ctx context.Context, p Payment) (bool, error) {
 		}
 		return err
 	})
-	return changed, err
+	return changed && err == nil, err
 }
 
 // anyMethodToken opens a method's token whether or not the rider removed it since (a pending
