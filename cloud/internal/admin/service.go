@@ -727,6 +727,31 @@ func require(perms PermissionSet, need Permission) error {
 }
 
 // targetWithin locks the target admin and checks the actor holds every permission it has.
+// manageOther starts a change p makes to another admin (id) inside tx: the super_admin lock
+// first (every role/status change queues there before locking admin rows, so two admins acting
+// on each other cannot deadlock), then p must hold admins.manage, not be id, and hold every
+// permission id holds. It returns p's permissions and id as it was.
+func manageOther(ctx context.Context, tx pgx.Tx, p Principal, id string) (PermissionSet, Admin, error) {
+	if err := lockSuperAdmin(ctx, tx); err != nil {
+		return nil, Admin{}, err
+	}
+	actor, err := actorPermissions(ctx, tx, p.AdminID)
+	if err != nil {
+		return nil, Admin{}, err
+	}
+	if err := require(actor, PermAdminsManage); err != nil {
+		return nil, Admin{}, err
+	}
+	if id == p.AdminID {
+		return nil, Admin{}, ErrSelfChange
+	}
+	before, err := targetWithin(ctx, tx, actor, id)
+	if err != nil {
+		return nil, Admin{}, err
+	}
+	return actor, before, nil
+}
+
 func targetWithin(ctx context.Context, tx pgx.Tx, actor PermissionSet, id string) (Admin, error) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM admins WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return Admin{}, fmt.Errorf("admin: lock target: %w", err)
@@ -840,22 +865,7 @@ func (s *Service) SetRoles(ctx context.Context, p Principal, id string, roles []
 	}
 	var out Admin
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		// The super_admin lock first: every role/status change queues here before locking
-		// admin rows, so two admins acting on each other cannot deadlock.
-		if err := lockSuperAdmin(ctx, tx); err != nil {
-			return err
-		}
-		actor, err := actorPermissions(ctx, tx, p.AdminID)
-		if err != nil {
-			return err
-		}
-		if err := require(actor, PermAdminsManage); err != nil {
-			return err
-		}
-		if id == p.AdminID {
-			return ErrSelfChange
-		}
-		before, err := targetWithin(ctx, tx, actor, id)
+		actor, before, err := manageOther(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -895,22 +905,7 @@ func (s *Service) Disable(ctx context.Context, p Principal, id string, c Client)
 	}
 	var out Admin
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		// The super_admin lock first: every role/status change queues here before locking
-		// admin rows, so two admins acting on each other cannot deadlock.
-		if err := lockSuperAdmin(ctx, tx); err != nil {
-			return err
-		}
-		actor, err := actorPermissions(ctx, tx, p.AdminID)
-		if err != nil {
-			return err
-		}
-		if err := require(actor, PermAdminsManage); err != nil {
-			return err
-		}
-		if id == p.AdminID {
-			return ErrSelfChange
-		}
-		before, err := targetWithin(ctx, tx, actor, id)
+		_, before, err := manageOther(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -1064,20 +1059,7 @@ func (s *Service) ResetTOTP(ctx context.Context, p Principal, id string, c Clien
 	}
 	var out Admin
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := lockSuperAdmin(ctx, tx); err != nil {
-			return err
-		}
-		actor, err := actorPermissions(ctx, tx, p.AdminID)
-		if err != nil {
-			return err
-		}
-		if err := require(actor, PermAdminsManage); err != nil {
-			return err
-		}
-		if id == p.AdminID {
-			return ErrSelfChange
-		}
-		before, err := targetWithin(ctx, tx, actor, id)
+		_, before, err := manageOther(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
