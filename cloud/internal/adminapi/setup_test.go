@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/admin"
 	"github.com/fleetedge/fleetedge/cloud/internal/adminapi"
+	"github.com/fleetedge/fleetedge/cloud/internal/apitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/audit"
 	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
@@ -24,22 +24,8 @@ import (
 	"github.com/fleetedge/fleetedge/shared/pgtest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the tests' settable clock.
+type clock = apitest.Clock
 
 type env struct {
 	t     *testing.T
@@ -66,7 +52,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
+	clk := apitest.NewClock(time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := admin.Config{Pool: db.Pool, Keyring: kr, Argon2: admin.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, Now: clk.Now, Log: log}
 	for _, o := range opts {

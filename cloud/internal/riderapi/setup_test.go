@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetedge/fleetedge/cloud/internal/account"
 	"github.com/fleetedge/fleetedge/cloud/internal/accountpg"
+	"github.com/fleetedge/fleetedge/cloud/internal/apitest"
 	"github.com/fleetedge/fleetedge/cloud/internal/authtoken"
 	"github.com/fleetedge/fleetedge/cloud/internal/fieldcrypt"
 	"github.com/fleetedge/fleetedge/cloud/internal/loginguard"
@@ -29,22 +30,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the tests' settable clock.
+type clock = apitest.Clock
 
 // logBuffer collects every log line of the API and the account service.
 type logBuffer struct {
@@ -96,7 +83,7 @@ func withTrustedProxy(prefix string) option {
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
-	e := &env{t: t, db: pgstoretest.New(t), clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &logBuffer{}}
+	e := &env{t: t, db: pgstoretest.New(t), clock: apitest.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &logBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	var handler http.Handler

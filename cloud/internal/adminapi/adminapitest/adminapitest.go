@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,24 +33,7 @@ import (
 const Password = "correct horse battery"
 
 // Clock is a settable clock for the API and the admin service.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type Clock = apitest.Clock
 
 // Env is an admin API served over HTTP on a fresh database.
 type Env struct {
@@ -80,7 +62,7 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &Clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := apitest.NewClock(time.Now().UTC().Truncate(time.Second))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := admin.New(admin.Config{Pool: db.Pool, Keyring: kr, Argon2: admin.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
 		Now: clk.Now, Log: log})
